@@ -1,0 +1,24 @@
+"""Access rules shared by the API: resolve the organization a request names, with the role it needs."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+
+from finops.models import Organization, Role
+from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
+
+
+def organization_from_request(request: Request, *, slug: str | None, min_role: str = Role.VIEWER) -> Organization:
+    """The organization ``slug`` (or the caller's only one when omitted), checked against the caller's role."""
+    if not slug:
+        organizations = list(organizations_for_user(user=request.user)[:2])
+        if len(organizations) != 1:
+            raise ValidationError({"organization": "required: the slug of one of your organizations"})
+        slug = organizations[0].slug
+    try:
+        return organization_for_user(user=request.user, slug=slug, min_role=min_role)
+    except OrganizationAccessDenied as error:
+        if organizations_for_user(user=request.user).filter(slug=slug).exists():
+            raise PermissionDenied(str(error)) from error
+        raise NotFound(str(error)) from error

@@ -1,0 +1,8 @@
+"""Test settings: the base settings plus speed-ups only (fast password hashing)."""
+
+from finops.settings.base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Unit tests run tasks in-process; tests marked ``worker`` switch this off and use a real worker.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,118 @@
+"""OpenAI dashboard usage export (``completions_usage_*.csv``), both schema generations.
+
+Token arithmetic follows the OpenAI usage schema (reference/export-formats.md section 2):
+``input_tokens`` includes cached and cache-write tokens; ``input_uncached_tokens`` excludes
+cache writes; modality columns are sub-breakdowns and are never added to totals, except in
+the older schema (no ``input_text_tokens`` column) where ``input_tokens`` was text only and
+``input_audio_tokens`` came on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO
+
+from ingest.parsers.base import (
+    MAX_ERRORS,
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    RowReader,
+    is_null,
+    parse_token_count,
+)
+
+NAME = "openai_usage"
+LABEL = "OpenAI dashboard usage export"
+SIGNATURE = frozenset(
+    {"start_time", "end_time", "start_time_iso", "num_model_requests", "input_tokens", "output_tokens"}
+)
+
+
+def _parse_epoch(value: str, *, row: int, column: str, errors: list[RowError]) -> datetime | None:
+    try:
+        seconds = float(value)
+    except ValueError:
+        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a Unix time in seconds"))
+        return None
+    if not 0 <= seconds < 4102444800:  # 2100-01-01
+        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a plausible date (Unix seconds)"))
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
+    """Yield one record per row and token type with a non-zero count; raise IngestError on any bad row."""
+    errors: list[RowError] = []
+    reader = RowReader(text, errors)
+    columns = set(reader.header)
+    new_schema = "input_text_tokens" in columns
+    for row_number, row in reader:
+        stats.rows_read += 1
+        if len(errors) >= MAX_ERRORS:
+            break
+        if is_null(row.get("model")) and is_null(row.get("input_tokens")) and is_null(row.get("output_tokens")):
+            stats.skip("empty time bucket (no usage that day)")
+            continue
+        before = len(errors)
+        start = _parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
+        end = _parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
+
+        def count(column: str, row_number: int = row_number, row: dict[str, str] = row) -> int:
+            return parse_token_count(row.get(column), row=row_number, column=column, errors=errors)
+
+        input_all = count("input_tokens")
+        cached = count("input_cached_tokens")
+        cache_write = count("input_cache_write_tokens")
+        output = count("output_tokens")
+        requests = count("num_model_requests")
+        if new_schema:
+            if not is_null(row.get("input_uncached_tokens")):
+                uncached = count("input_uncached_tokens")
+            else:
+                uncached = input_all - cached - cache_write
+        else:
+            uncached = input_all - cached - cache_write + count("input_audio_tokens")
+        if uncached < 0:
+            errors.append(
+                RowError(
+                    row=row_number,
+                    column="input_tokens",
+                    message=f"input_tokens ({input_all}) is smaller than cached ({cached}) plus cache-write "
+                    f"({cache_write}) tokens; expected input_tokens to include both",
+                )
+            )
+        if is_null(row.get("model")):
+            errors.append(RowError(row=row_number, column="model", message="is empty; expected a model id"))
+        if len(errors) > before or start is None or end is None:
+            continue
+        batch = (row.get("batch") or "").strip().lower() == "true"
+        tier = (row.get("service_tier") or "").strip() or "default"
+        shared = {
+            "period_start": start,
+            "period_end": end,
+            "provider": "openai",
+            "model_raw": row["model"].strip(),
+            "source_row": row_number,
+            "project": (row.get("project_id") or "").strip(),
+            "api_key": (row.get("api_key_id") or "").strip(),
+            "service_tier": "batch" if batch else tier,
+            "tags": {"user_id": row["user_id"].strip()} if not is_null(row.get("user_id")) else {},
+        }
+        first = True
+        for token_type, quantity in (
+            ("input", uncached),
+            ("output", output),
+            ("cached_input", cached),
+            ("cache_write", cache_write),
+        ):
+            if quantity:
+                # Requests are counted once per source row, on its first token line.
+                yield CanonicalRecord(
+                    token_type=token_type, quantity=quantity, requests=requests if first else None, **shared
+                )  # type: ignore[arg-type]
+                first = False
+    if errors:
+        raise IngestError(errors)

@@ -1,0 +1,106 @@
+"""Reads of the ingest app: uploads and ledger totals, always scoped to an organization or a user."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+
+from finops.models import Organization
+from finops.selectors import organizations_for_user
+from ingest.models import LedgerEntry, Upload
+
+TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
+SUMMARY_FIELDS = {
+    "provider": F("provider"),
+    "model": F("model"),
+    "team": Coalesce(F("team__name"), Value("unallocated")),
+    "token_type": F("token_type"),
+    "day": F("date"),
+    "month": TruncMonth("date"),
+}
+
+
+def uploads_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Upload]:
+    """Uploads of every organization the user belongs to."""
+    return Upload.objects.filter(organization__in=organizations_for_user(user=user)).select_related("organization")
+
+
+def ledger_for(
+    *, organization: Organization, date_from: date | None = None, date_to: date | None = None
+) -> QuerySet[LedgerEntry]:
+    """The organization's ledger rows, optionally between two dates (inclusive)."""
+    entries = LedgerEntry.objects.filter(organization=organization)
+    if date_from is not None:
+        entries = entries.filter(date__gte=date_from)
+    if date_to is not None:
+        entries = entries.filter(date__lte=date_to)
+    return entries
+
+
+def usage_summary(
+    *,
+    organization: Organization,
+    by: Sequence[str] = (),
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[dict[str, Any]]:
+    """Tokens and cost grouped by any of provider, model, team, token_type, day, month.
+
+    Each group has ``tokens`` (token types only, not ``other`` units), ``cost`` (Decimal, USD)
+    and ``records``.
+    """
+    unknown = [field for field in by if field not in SUMMARY_FIELDS]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(SUMMARY_FIELDS)}")
+    entries = ledger_for(organization=organization, date_from=date_from, date_to=date_to)
+    grouped = entries.annotate(**{f"g_{field}": SUMMARY_FIELDS[field] for field in by}).values(
+        *[f"g_{field}" for field in by]
+    )
+    rows = grouped.annotate(
+        tokens=Coalesce(Sum("quantity", filter=~Q(token_type="other")), Value(0)),
+        cost=Sum("cost"),
+        records=Count("id"),
+    ).order_by(*[f"g_{field}" for field in by])
+    result = []
+    for row in rows:
+        item: dict[str, Any] = {field: row[f"g_{field}"] for field in by}
+        if "day" in item:
+            item["day"] = item["day"].isoformat()
+        if "month" in item:
+            item["month"] = item["month"].isoformat()[:7]
+        item["tokens"] = int(row["tokens"])
+        item["cost"] = row["cost"] if row["cost"] is not None else Decimal(0)
+        item["records"] = row["records"]
+        result.append(item)
+    return result
+
+
+def usage_daily_tokens(*, organization: Organization) -> list[tuple[date, int]]:
+    """Total tokens per day (all token types, ``other`` excluded), oldest first."""
+    rows = (
+        LedgerEntry.objects.filter(organization=organization)
+        .exclude(token_type="other")
+        .values("date")
+        .annotate(tokens=Sum("quantity"))
+        .order_by("date")
+    )
+    return [(row["date"], int(row["tokens"])) for row in rows]
+
+
+def usage_cost_per_token(*, organization: Organization, date_from: date, date_to: date) -> Decimal | None:
+    """Average cost of one token (USD, billed or estimated) over a period, or None when nothing is priced."""
+    totals = (
+        ledger_for(organization=organization, date_from=date_from, date_to=date_to)
+        .exclude(token_type="other")
+        .filter(cost__isnull=False, currency="USD")
+        .aggregate(tokens=Sum("quantity"), cost=Sum("cost"))
+    )
+    if not totals["tokens"]:
+        return None
+    return Decimal(totals["cost"]) / Decimal(totals["tokens"])

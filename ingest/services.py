@@ -1,0 +1,336 @@
+"""Writes of the ingest app: receive an upload, ingest it into the ledger in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from finops.models import AllocationRule, Organization
+from finops.selectors import PriceBook, allocation_rules_for, price_book
+from ingest.models import CostBasis, LedgerEntry, Upload
+from ingest.normalize import normalize_model
+from ingest.parsers import CanonicalRecord, IngestError, ParseStats, RowError, detect_format, parse_export
+
+logger = logging.getLogger(__name__)
+
+COPY_CHUNK_BYTES = 1024 * 1024
+BULK_CHUNK_ROWS = 5000
+MONEY_QUANTUM = Decimal("0.0000000001")
+ACTIVE_STATUSES = (Upload.Status.QUEUED, Upload.Status.RUNNING, Upload.Status.SUCCEEDED)
+
+LEDGER_COLUMNS = (
+    "organization_id",
+    "upload_id",
+    "source_row",
+    "date",
+    "period_start",
+    "period_end",
+    "provider",
+    "model",
+    "model_raw",
+    "token_type",
+    "quantity",
+    "unit",
+    "requests",
+    "cost",
+    "currency",
+    "cost_basis",
+    "project",
+    "workspace",
+    "api_key",
+    "account",
+    "region",
+    "service_tier",
+    "tags",
+    "team_id",
+)
+
+
+def _store_stream(source: IO[bytes], filename: str) -> tuple[Path, str, int]:
+    """Copy the incoming bytes under MEDIA_ROOT while hashing; enforce the size limit."""
+    relative = Path("uploads") / timezone.now().strftime("%Y/%m") / f"{uuid.uuid4().hex}_{get_valid_filename(filename)}"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    limit = settings.UPLOAD_MAX_BYTES
+    try:
+        with target.open("wb") as out:
+            while chunk := source.read(COPY_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise IngestError(
+                        [RowError(row=None, message=f"the file is over the size limit of {limit:,} bytes")]
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return relative, digest.hexdigest(), size
+
+
+def upload_create(
+    *,
+    organization: Organization,
+    source: IO[bytes],
+    filename: str,
+    user: AbstractBaseUser | None = None,
+    format_name: str | None = None,
+) -> Upload:
+    """Receive a file: keep it, check it is a known export, and queue its ingest.
+
+    Raises IngestError (nothing kept) when the file is empty, binary, too large or of no known
+    format. The same bytes uploaded again give an Upload with status ``duplicate`` and change nothing.
+    """
+    relative, sha256, size = _store_stream(source, filename)
+    absolute = Path(settings.MEDIA_ROOT) / relative
+    try:
+        module = detect_format(absolute, format_name)
+    except IngestError:
+        absolute.unlink(missing_ok=True)
+        raise
+    with transaction.atomic():
+        original = (
+            Upload.objects.select_for_update()
+            .filter(organization=organization, sha256=sha256, status__in=ACTIVE_STATUSES)
+            .order_by("id")
+            .first()
+        )
+        upload = Upload(
+            organization=organization,
+            original_name=filename,
+            sha256=sha256,
+            size_bytes=size,
+            format=module.NAME,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        upload.file.name = str(relative)
+        if original is not None:
+            upload.status = Upload.Status.DUPLICATE
+            upload.duplicate_of = original
+            upload.finished_at = timezone.now()
+            upload.summary = {"duplicate_of": original.pk, "records": 0, "note": "same bytes already loaded"}
+            upload.save()
+            absolute.unlink(missing_ok=True)
+            upload.file.name = original.file.name
+            upload.save(update_fields=["file"])
+            return upload
+        upload.summary = {"format_override": format_name} if format_name else {}
+        upload.save()
+        transaction.on_commit(lambda: _enqueue_ingest(upload.pk))
+    return upload
+
+
+def _enqueue_ingest(upload_id: int) -> None:
+    from ingest.tasks import ingest_upload
+
+    ingest_upload.delay(upload_id)
+
+
+class _Allocator:
+    """Applies the organization's allocation rules to a record's dimensions."""
+
+    def __init__(self, rules: list[AllocationRule]) -> None:
+        self._rules = [(rule.dimension, rule.value, rule.team_id) for rule in rules]
+
+    def team_id_for(self, record: CanonicalRecord, model: str) -> int | None:
+        values = {
+            AllocationRule.Dimension.PROJECT: record.project,
+            AllocationRule.Dimension.WORKSPACE: record.workspace,
+            AllocationRule.Dimension.API_KEY: record.api_key,
+            AllocationRule.Dimension.ACCOUNT: record.account,
+            AllocationRule.Dimension.MODEL: model,
+        }
+        for dimension, value, team_id in self._rules:
+            if values.get(dimension) == value:
+                return team_id
+        return None
+
+
+class _Tally:
+    """Running totals for the upload summary."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.tokens: dict[str, int] = {"input": 0, "output": 0, "cached_input": 0, "cache_write": 0}
+        self.cost: dict[str, Decimal] = {}
+        self.estimated_records = 0
+        self.unpriced_records = 0
+        self.first_date: str | None = None
+        self.last_date: str | None = None
+
+    def add(self, row: tuple[object, ...]) -> None:
+        self.records += 1
+        token_type, quantity, cost, currency = row[9], row[10], row[13], row[14]
+        if token_type in self.tokens:
+            self.tokens[str(token_type)] += int(quantity)  # type: ignore[call-overload]
+        if cost is not None:
+            self.cost[str(currency)] = self.cost.get(str(currency), Decimal(0)) + cost  # type: ignore[operator]
+        day = str(row[3])
+        if self.first_date is None or day < self.first_date:
+            self.first_date = day
+        if self.last_date is None or day > self.last_date:
+            self.last_date = day
+
+
+def _ledger_rows(
+    *, upload: Upload, records: Iterable[CanonicalRecord], allocator: _Allocator, prices: PriceBook, tally: _Tally
+) -> Iterator[tuple[object, ...]]:
+    """Normalize, price and allocate records into ledger rows. Touches no database: it runs inside COPY."""
+    for record in records:
+        model = normalize_model(provider=record.provider, model_raw=record.model_raw)
+        day = record.period_start.date()
+        cost, basis = record.cost, record.cost_basis
+        if cost is None and record.token_type != "other":
+            price = prices.usd_per_million(provider=record.provider, model=model, token_type=record.token_type, on=day)
+            if price is None:
+                price = prices.usd_per_million(
+                    provider=record.provider, model=record.model_raw, token_type=record.token_type, on=day
+                )
+            if price is not None:
+                cost = (Decimal(record.quantity) * price / 1_000_000).quantize(MONEY_QUANTUM)
+                basis = CostBasis.ESTIMATED
+                tally.estimated_records += 1
+            else:
+                tally.unpriced_records += 1
+        row = (
+            upload.organization_id,
+            upload.pk,
+            record.source_row,
+            day,
+            record.period_start,
+            record.period_end,
+            record.provider,
+            model,
+            record.model_raw,
+            record.token_type,
+            record.quantity,
+            record.unit,
+            record.requests,
+            cost,
+            record.currency,
+            basis,
+            record.project,
+            record.workspace,
+            record.api_key,
+            record.account,
+            record.region,
+            record.service_tier,
+            record.tags,
+            allocator.team_id_for(record, model),
+        )
+        tally.add(row)
+        yield row
+
+
+def _write_rows(rows: Iterable[tuple[object, ...]]) -> None:
+    """Write ledger rows: COPY on PostgreSQL, batched inserts elsewhere. Runs inside the caller's transaction."""
+    if connection.vendor == "postgresql":
+        table = LedgerEntry._meta.db_table
+        tags_index = LEDGER_COLUMNS.index("tags")
+        with connection.cursor() as cursor:
+            raw_cursor = cursor.cursor
+            with raw_cursor.copy(f"COPY {table} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    values = list(row)
+                    values[tags_index] = json.dumps(values[tags_index])
+                    copy.write_row(values)
+        return
+    batch: list[LedgerEntry] = []
+    for row in rows:
+        batch.append(LedgerEntry(**dict(zip(LEDGER_COLUMNS, row, strict=True))))
+        if len(batch) >= BULK_CHUNK_ROWS:
+            LedgerEntry.objects.bulk_create(batch)
+            batch.clear()
+    if batch:
+        LedgerEntry.objects.bulk_create(batch)
+
+
+def _claim(upload_id: int) -> Upload | None:
+    """Mark the upload running, or return None when there is nothing to do (already finished)."""
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().select_related("organization").get(pk=upload_id)
+        if upload.status not in (Upload.Status.QUEUED, Upload.Status.RUNNING):
+            return None
+        upload.status = Upload.Status.RUNNING
+        upload.started_at = timezone.now()
+        upload.save(update_fields=["status", "started_at"])
+        return upload
+
+
+def upload_ingest(*, upload_id: int) -> Upload:
+    """Parse the upload and write its ledger rows in one transaction; safe to run twice.
+
+    A run killed half-way left nothing (the transaction rolled back), so running it again
+    finishes the job. Bad input marks the upload failed with row-numbered errors.
+    """
+    upload = _claim(upload_id)
+    if upload is None:
+        return Upload.objects.get(pk=upload_id)
+    started = time.monotonic()
+    path = Path(settings.MEDIA_ROOT) / upload.file.name
+    stats = ParseStats()
+    tally = _Tally()
+    try:
+        module = detect_format(path, upload.summary.get("format_override"))
+        allocator = _Allocator(allocation_rules_for(organization=upload.organization))
+        prices = price_book()
+        with transaction.atomic():
+            LedgerEntry.objects.filter(upload=upload).delete()
+            records = parse_export(path, module, stats)
+            _write_rows(_ledger_rows(upload=upload, records=records, allocator=allocator, prices=prices, tally=tally))
+            upload.status = Upload.Status.SUCCEEDED
+            upload.format = module.NAME
+            upload.errors = []
+            upload.summary = {
+                **upload.summary,
+                "format": module.NAME,
+                "format_label": module.LABEL,
+                "rows_read": stats.rows_read,
+                "rows_skipped": stats.rows_skipped,
+                "records": tally.records,
+                "tokens": tally.tokens,
+                "cost": {currency: str(amount) for currency, amount in sorted(tally.cost.items())},
+                "records_cost_estimated": tally.estimated_records,
+                "records_unpriced": tally.unpriced_records,
+                "date_from": tally.first_date,
+                "date_to": tally.last_date,
+                "duration_seconds": round(time.monotonic() - started, 3),
+            }
+            upload.finished_at = timezone.now()
+            upload.save()
+    except IngestError as error:
+        upload.status = Upload.Status.FAILED
+        upload.errors = [row_error.as_dict() for row_error in error.errors]
+        upload.summary = {
+            **upload.summary,
+            "rows_read": stats.rows_read,
+            "records": 0,
+            "duration_seconds": round(time.monotonic() - started, 3),
+        }
+        upload.finished_at = timezone.now()
+        upload.save()
+    return upload
+
+
+def upload_mark_failed(*, upload_id: int, message: str) -> None:
+    """Record an unexpected failure on the upload (the ledger was left untouched)."""
+    Upload.objects.filter(pk=upload_id, status__in=[Upload.Status.QUEUED, Upload.Status.RUNNING]).update(
+        status=Upload.Status.FAILED,
+        errors=[{"row": None, "column": None, "message": message}],
+        finished_at=timezone.now(),
+    )

@@ -1,0 +1,1 @@
+"""Tokencast test suite; `tests.harness` starts the real services on loopback."""

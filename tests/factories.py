@@ -1,0 +1,78 @@
+"""factory_boy factories for the suite's model objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import factory
+from django.contrib.auth import get_user_model
+
+from finops.models import Membership, Organization, Role, Team
+from ingest.models import LedgerEntry, Upload
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = Role.ANALYST
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.LazyAttribute(lambda t: t.name.lower().replace(" ", "-"))
+
+
+class UploadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Upload
+
+    organization = factory.SubFactory(OrganizationFactory)
+    original_name = "synthetic.csv"
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    size_bytes = 0
+    format = "openai_usage"
+    status = Upload.Status.SUCCEEDED
+    file = "uploads/synthetic.csv"
+
+
+class LedgerEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LedgerEntry
+
+    organization = factory.SubFactory(OrganizationFactory)
+    upload = factory.SubFactory(UploadFactory, organization=factory.SelfAttribute("..organization"))
+    source_row = factory.Sequence(lambda n: n + 2)
+    date = factory.LazyFunction(lambda: datetime(2026, 1, 1, tzinfo=UTC).date())
+    period_start = factory.LazyAttribute(lambda e: datetime(e.date.year, e.date.month, e.date.day, tzinfo=UTC))
+    period_end = factory.LazyAttribute(lambda e: e.period_start)
+    provider = "openai"
+    model = "gpt-4o-mini"
+    model_raw = "gpt-4o-mini-2024-07-18"
+    token_type = "input"
+    quantity = 1000

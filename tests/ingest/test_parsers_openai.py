@@ -1,0 +1,145 @@
+"""The OpenAI dashboard usage parser, on the real sample and on hand-written variants (no database)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from ingest.parsers import FORMATS, IngestError, ParseStats, detect_format, parse_export
+from ingest.parsers import openai as openai_usage
+
+NEW_HEADER = (
+    "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,user_id,api_key_id,model,batch,"
+    "service_tier,compute_units,input_tokens,output_tokens,input_cached_tokens,input_cache_write_tokens,"
+    "input_uncached_tokens,input_text_tokens,output_text_tokens,input_cached_text_tokens,input_audio_tokens,"
+    "input_cached_audio_tokens,output_audio_tokens,input_image_tokens,input_cached_image_tokens,output_image_tokens"
+)
+OLD_HEADER = (
+    "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,user_id,api_key_id,model,batch,"
+    "service_tier,input_tokens,output_tokens,input_cached_tokens,input_audio_tokens,output_audio_tokens"
+)
+DAY = "1735689600,1735776000,2025-01-01T00:00:00+00:00,2025-01-02T00:00:00+00:00"
+
+
+def parse_text(text: str) -> tuple[list, ParseStats]:
+    stats = ParseStats()
+    records = list(openai_usage.parse(io.StringIO(text, newline=""), stats))
+    return records, stats
+
+
+def totals(records: list) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for record in records:
+        result[record.token_type] = result.get(record.token_type, 0) + record.quantity
+    return result
+
+
+def test_real_sample_gives_hand_computed_totals(openai_sample: Path) -> None:
+    stats = ParseStats()
+    module = detect_format(openai_sample)
+    records = list(parse_export(openai_sample, module, stats))
+
+    assert module is FORMATS["openai_usage"]
+    assert totals(records) == {"input": 31422, "output": 29}
+    assert stats.rows_read == 31
+    assert stats.rows_skipped == {"empty time bucket (no usage that day)": 30}
+    assert {r.source_row for r in records} == {32}
+    assert records[0].model_raw == "gpt-4o-mini-2024-07-18"
+    assert records[0].requests == 4
+    assert records[0].period_start.isoformat() == "2026-08-31T00:00:00+00:00"
+
+
+def test_new_schema_uses_uncached_column_and_ignores_modality_breakdowns() -> None:
+    row = (
+        f"{DAY},proj_a,10.0,user-a,key_a,gpt-4o-2024-08-06,False,default,,"
+        "1000.0,200.0,300.0,50.0,650.0,900.0,200.0,300.0,100.0,0.0,0.0,0.0,0.0,0.0"
+    )
+    records, _ = parse_text(f"{NEW_HEADER}\n{row}\n")
+
+    assert totals(records) == {"input": 650, "output": 200, "cached_input": 300, "cache_write": 50}
+
+
+def test_new_schema_without_uncached_value_derives_it() -> None:
+    row = (
+        f"{DAY},proj_a,10.0,user-a,key_a,gpt-4o-2024-08-06,False,default,,"
+        "1000.0,200.0,300.0,50.0,,900.0,200.0,300.0,100.0,0.0,0.0,0.0,0.0,0.0"
+    )
+    records, _ = parse_text(f"{NEW_HEADER}\n{row}\n")
+
+    assert totals(records)["input"] == 1000 - 300 - 50
+
+
+def test_old_schema_adds_audio_input_to_text_input() -> None:
+    row = f"{DAY},proj_a,3.0,user-a,key_a,gpt-4o-2024-08-06,True,default,1000.0,100.0,200.0,40.0,7.0"
+    records, _ = parse_text(f"{OLD_HEADER}\n{row}\n")
+
+    assert totals(records) == {"input": 1000 - 200 + 40, "output": 100, "cached_input": 200}
+    assert {r.service_tier for r in records} == {"batch"}
+
+
+def test_non_numeric_and_negative_counts_are_reported_with_row_and_column() -> None:
+    bad_text = f"{DAY},proj_a,1.0,u,k,gpt-4o,False,default,,lots,1.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0"
+    negative = f"{DAY},proj_a,1.0,u,k,gpt-4o,False,default,,5.0,-1.0,0.0,0.0,5.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0"
+
+    with pytest.raises(IngestError) as caught:
+        parse_text(f"{NEW_HEADER}\n{bad_text}\n{negative}\n")
+
+    messages = [(e.row, e.column, e.message) for e in caught.value.errors]
+    assert (2, "input_tokens", "'lots' is not a number; expected a token count") in messages
+    assert (3, "output_tokens", "'-1.0' is not a whole non-negative token count") in messages
+
+
+def test_truncated_last_row_is_reported() -> None:
+    row = f"{DAY},proj_a,1.0,u,k,gpt-4o,False,default,,5.0,1.0,0.0,0.0,5.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0"
+    cut = row[: row.index("default") + 7]
+
+    with pytest.raises(IngestError) as caught:
+        parse_text(f"{NEW_HEADER}\n{row}\n{cut}")
+
+    error = caught.value.errors[0]
+    assert error.row == 3
+    assert (
+        error.message == "has 11 fields, expected 26 as in the header (the file seems cut off in the middle of a row)"
+    )
+
+
+def test_unknown_header_names_the_closest_format_and_missing_columns(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("start_time,end_time,input_tokens,cost\n1,2,3,4\n")
+
+    with pytest.raises(IngestError) as caught:
+        detect_format(path)
+
+    message = caught.value.errors[0].message
+    assert message.startswith("the header matches no known export format. Closest: OpenAI dashboard usage export")
+    assert "misses num_model_requests, output_tokens, start_time_iso" in message
+
+
+def test_semicolon_file_is_told_about_its_delimiter(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(NEW_HEADER.replace(",", ";") + "\n")
+
+    with pytest.raises(IngestError) as caught:
+        detect_format(path)
+
+    assert "another delimiter than a comma" in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "the file is empty; expected a CSV export with a header row"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "the file is binary, not text; expected a CSV export (UTF-8 text)"),
+        (b"caf\xe9,x\n", "the file is not UTF-8 text (undecodable byte at offset 3); expected a UTF-8 CSV export"),
+    ],
+)
+def test_unreadable_files_get_one_clear_message(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+
+    with pytest.raises(IngestError) as caught:
+        detect_format(path)
+
+    assert [e.message for e in caught.value.errors] == [expected]

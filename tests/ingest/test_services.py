@@ -1,0 +1,172 @@
+"""Upload and ingest services against PostgreSQL: landing whole, duplicates, bad input, allocation, cost."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db.models import Sum
+
+from finops.models import AllocationRule
+from ingest.models import LedgerEntry, Upload
+from ingest.parsers import IngestError
+from ingest.services import upload_create, upload_ingest
+from tests.factories import TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = (
+    "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,user_id,api_key_id,model,batch,"
+    "service_tier,compute_units,input_tokens,output_tokens,input_cached_tokens,input_cache_write_tokens,"
+    "input_uncached_tokens,input_text_tokens,output_text_tokens,input_cached_text_tokens,input_audio_tokens,"
+    "input_cached_audio_tokens,output_audio_tokens,input_image_tokens,input_cached_image_tokens,output_image_tokens"
+)
+
+
+def usage_row(project: str, model: str = "gpt-4o-mini-2024-07-18", input_tokens: int = 1000) -> str:
+    return (
+        f"1735689600,1735776000,2025-01-01T00:00:00+00:00,2025-01-02T00:00:00+00:00,{project},2.0,user-a,key_a,"
+        f"{model},False,default,,{input_tokens}.0,100.0,0.0,0.0,{input_tokens}.0,{input_tokens}.0,100.0,"
+        "0.0,0.0,0.0,0.0,0.0,0.0,0.0"
+    )
+
+
+def ingest_bytes(organization, content: bytes, name: str = "completions_usage.csv", capture=None) -> Upload:
+    upload = upload_create(organization=organization, source=io.BytesIO(content), filename=name)
+    return upload_ingest(upload_id=upload.pk)
+
+
+def ledger_snapshot(organization) -> list[tuple]:
+    return list(
+        LedgerEntry.objects.filter(organization=organization)
+        .order_by("id")
+        .values_list("id", "token_type", "quantity", "cost")
+    )
+
+
+def test_sample_lands_with_summary_and_lineage(organization, openai_sample: Path) -> None:
+    upload = ingest_bytes(organization, openai_sample.read_bytes(), openai_sample.name)
+
+    assert upload.status == Upload.Status.SUCCEEDED
+    assert upload.summary["tokens"] == {"input": 31422, "output": 29, "cached_input": 0, "cache_write": 0}
+    assert upload.summary["records"] == 2
+    assert upload.summary["rows_read"] == 31
+    entries = LedgerEntry.objects.filter(upload=upload).order_by("token_type")
+    assert [(e.token_type, e.quantity, e.source_row, e.model) for e in entries] == [
+        ("input", 31422, 32, "gpt-4o-mini"),
+        ("output", 29, 32, "gpt-4o-mini"),
+    ]
+
+
+def test_cost_is_estimated_from_the_list_price_in_force(organization, openai_sample: Path) -> None:
+    ingest_bytes(organization, openai_sample.read_bytes())
+
+    entries = {e.token_type: e for e in LedgerEntry.objects.filter(organization=organization)}
+    # gpt-4o-mini list price: $0.15 / M input, $0.60 / M output (finops/data/price_history.csv)
+    assert entries["input"].cost == Decimal("31422") * Decimal("0.15") / 1_000_000
+    assert entries["output"].cost == Decimal("29") * Decimal("0.60") / 1_000_000
+    assert entries["input"].cost_basis == "estimated"
+
+
+def test_same_bytes_twice_change_nothing(organization, openai_sample: Path) -> None:
+    first = ingest_bytes(organization, openai_sample.read_bytes())
+    before = ledger_snapshot(organization)
+
+    second = upload_create(
+        organization=organization, source=io.BytesIO(openai_sample.read_bytes()), filename="again.csv"
+    )
+
+    assert second.status == Upload.Status.DUPLICATE
+    assert second.duplicate_of_id == first.pk
+    assert ledger_snapshot(organization) == before
+
+
+def test_rows_with_the_same_key_are_added_not_deduplicated(organization) -> None:
+    content = f"{HEADER}\n{usage_row('proj_a')}\n{usage_row('proj_a')}\n".encode()
+
+    upload = ingest_bytes(organization, content)
+
+    assert upload.summary["tokens"]["input"] == 2000
+    assert LedgerEntry.objects.filter(organization=organization).aggregate(t=Sum("quantity"))["t"] == 2200
+
+
+def test_allocation_rules_assign_teams_and_leave_the_rest_unallocated(organization) -> None:
+    search = TeamFactory(organization=organization, name="Search")
+    AllocationRule.objects.create(organization=organization, team=search, dimension="project", value="proj_search")
+    content = f"{HEADER}\n{usage_row('proj_search')}\n{usage_row('proj_other')}\n".encode()
+
+    ingest_bytes(organization, content)
+
+    by_project = {
+        e.project: e.team_id for e in LedgerEntry.objects.filter(organization=organization, token_type="input")
+    }
+    assert by_project == {"proj_search": search.pk, "proj_other": None}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty; expected a CSV export with a header row"),
+        (b"\x00\x01\x02binary\xff", "the file is binary, not text; expected a CSV export (UTF-8 text)"),
+        (b"date,amount\n2025-01-01,3\n", "the header matches no known export format."),
+    ],
+)
+def test_bad_files_are_rejected_at_upload_and_keep_the_ledger(organization, openai_sample, content, message) -> None:
+    ingest_bytes(organization, openai_sample.read_bytes())
+    before = ledger_snapshot(organization)
+
+    with pytest.raises(IngestError) as caught:
+        upload_create(organization=organization, source=io.BytesIO(content), filename="bad.csv")
+
+    assert caught.value.errors[0].message.startswith(message)
+    assert ledger_snapshot(organization) == before
+    assert Upload.objects.filter(organization=organization).count() == 1
+
+
+def test_truncated_file_fails_whole_with_row_number_and_keeps_the_ledger(organization, openai_sample) -> None:
+    ingest_bytes(organization, openai_sample.read_bytes())
+    before = ledger_snapshot(organization)
+    good = usage_row("proj_a")
+    content = f"{HEADER}\n{good}\n{good}\n{good[:60]}".encode()
+
+    upload = ingest_bytes(organization, content)
+
+    assert upload.status == Upload.Status.FAILED
+    assert upload.errors == [
+        {
+            "row": 4,
+            "column": None,
+            "message": "has 4 fields, expected 26 as in the header (the file seems cut off in the middle of a row)",
+        }
+    ]
+    assert ledger_snapshot(organization) == before
+
+
+def test_upload_over_the_size_limit_is_refused(organization, settings) -> None:
+    settings.UPLOAD_MAX_BYTES = 100
+    content = f"{HEADER}\n{usage_row('proj_a')}\n".encode()
+
+    with pytest.raises(IngestError) as caught:
+        upload_create(organization=organization, source=io.BytesIO(content), filename="big.csv")
+
+    assert caught.value.errors[0].message == "the file is over the size limit of 100 bytes"
+
+
+def test_ingest_run_twice_writes_once(organization, openai_sample) -> None:
+    upload = upload_create(organization=organization, source=io.BytesIO(openai_sample.read_bytes()), filename="a.csv")
+    upload_ingest(upload_id=upload.pk)
+    upload_ingest(upload_id=upload.pk)
+
+    assert LedgerEntry.objects.filter(upload=upload).count() == 2
+
+
+def test_an_interrupted_ingest_is_finished_by_the_retry(organization, openai_sample) -> None:
+    upload = upload_create(organization=organization, source=io.BytesIO(openai_sample.read_bytes()), filename="a.csv")
+    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.RUNNING)  # a worker died mid-ingest
+
+    finished = upload_ingest(upload_id=upload.pk)
+
+    assert finished.status == Upload.Status.SUCCEEDED
+    assert LedgerEntry.objects.filter(upload=upload).count() == 2
