@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from finops.models import ROLE_RANK, AllocationRule, Membership, ModelPrice, Organization, Role
@@ -16,27 +16,26 @@ class OrganizationAccessDenied(Exception):
     """The caller is not a member of the organization, or lacks the role the action needs."""
 
 
-def organizations_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
+def organizations_for_user(*, user: User | AnonymousUser) -> QuerySet[Organization]:
     """Organizations the user belongs to (all of them for a superuser)."""
     if not user.is_authenticated:
         return Organization.objects.none()
     if getattr(user, "is_superuser", False):
         return Organization.objects.all()
-    return Organization.objects.filter(memberships__user=user).distinct()
+    return Organization.objects.filter(memberships__user_id=user.pk).distinct()
 
 
-def organization_for_user(
-    *, user: AbstractBaseUser | AnonymousUser, slug: str, min_role: str = Role.VIEWER
-) -> Organization:
+def organization_for_user(*, user: User | AnonymousUser, slug: str, min_role: str = Role.VIEWER) -> Organization:
     """The organization ``slug`` if the user holds at least ``min_role`` in it; else OrganizationAccessDenied."""
     organization = organizations_for_user(user=user).filter(slug=slug).first()
     if organization is None:
         raise OrganizationAccessDenied(f"no organization {slug!r} among yours")
     if getattr(user, "is_superuser", False):
         return organization
-    membership = Membership.objects.get(user=user, organization=organization)
-    if ROLE_RANK[Role(membership.role)] < ROLE_RANK[Role(min_role)]:
-        raise OrganizationAccessDenied(f"your role in {slug!r} is {membership.role}; this needs {min_role} or higher")
+    membership = Membership.objects.filter(user_id=user.pk or 0, organization=organization).first()
+    if membership is None or ROLE_RANK[Role(membership.role)] < ROLE_RANK[Role(min_role)]:
+        role = membership.role if membership else "none"
+        raise OrganizationAccessDenied(f"your role in {slug!r} is {role}; this needs {min_role} or higher")
     return organization
 
 

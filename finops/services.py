@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -18,7 +18,7 @@ def organization_create(*, slug: str, name: str | None = None) -> tuple[Organiza
     return organization, created
 
 
-def membership_set(*, user: AbstractBaseUser, organization: Organization, role: str = Role.VIEWER) -> Membership:
+def membership_set(*, user: User, organization: Organization, role: str = Role.VIEWER) -> Membership:
     """Give ``user`` the ``role`` in ``organization`` (creating or updating the membership)."""
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(Role.values)}")

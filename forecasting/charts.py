@@ -19,6 +19,7 @@ def forecast_chart_svg(
 ) -> str:
     """An SVG line chart: history (dates, tokens) and forecast (date, yhat, lower, upper) with a band."""
     import matplotlib
+    import matplotlib.dates as mdates
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -27,9 +28,15 @@ def forecast_chart_svg(
     figure, axes = plt.subplots(figsize=(11, 4.2), dpi=100)
     try:
         if history:
-            axes.plot([d for d, _ in history], [t for _, t in history], color="#4b5563", linewidth=0.9, label="actual")
+            axes.plot(
+                mdates.date2num([d for d, _ in history]),
+                [t for _, t in history],
+                color="#4b5563",
+                linewidth=0.9,
+                label="actual",
+            )
         if forecast:
-            days = [row[0] for row in forecast]
+            days = mdates.date2num([row[0] for row in forecast])
             axes.fill_between(
                 days,
                 [row[2] for row in forecast],
@@ -40,6 +47,7 @@ def forecast_chart_svg(
                 label=interval_label,
             )
             axes.plot(days, [row[1] for row in forecast], color="#1d4ed8", linewidth=1.4, label="forecast")
+        axes.xaxis_date()
         axes.set_title(title, fontsize=11)
         axes.set_ylabel("tokens per day")
         axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _human(value)))

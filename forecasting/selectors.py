@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from finops.models import Organization
@@ -14,7 +14,7 @@ from finops.selectors import organizations_for_user
 from forecasting.models import ForecastRun
 
 
-def forecast_runs_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[ForecastRun]:
+def forecast_runs_for_user(*, user: User | AnonymousUser) -> QuerySet[ForecastRun]:
     """Forecast runs of every organization the user belongs to."""
     return ForecastRun.objects.filter(organization__in=organizations_for_user(user=user)).select_related("organization")
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ def forecast_run_create(
     organization: Organization,
     horizon_days: int = 180,
     interval_width: float = 0.8,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
 ) -> ForecastRun:
     """Queue a forecast of the organization's daily total tokens and cost."""
     if not 1 <= horizon_days <= 730:
@@ -34,7 +34,7 @@ def forecast_run_create(
         organization=organization,
         horizon_days=horizon_days,
         interval_width=interval_width,
-        created_by=user if user is not None and user.is_authenticated else None,
+        created_by=user if isinstance(user, User) else None,
     )
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run

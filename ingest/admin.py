@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from finops.admin import OrganizationScopedAdmin
-from finops.models import Role
+from finops.models import Organization, Role
 from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
 from ingest.models import LedgerEntry, Upload
 from ingest.parsers import FORMATS, IngestError
@@ -19,7 +19,9 @@ from ingest.services import upload_create
 
 
 class UploadForm(forms.Form):
-    organization = forms.ModelChoiceField(queryset=None, to_field_name="slug")  # type: ignore[arg-type]
+    organization: forms.ModelChoiceField[Organization] = forms.ModelChoiceField(
+        queryset=Organization.objects.none(), to_field_name="slug"
+    )
     file = forms.FileField(help_text="An export file from your provider (CSV).")
     format = forms.ChoiceField(
         choices=[("", "Detect from the header")] + [(name, module.LABEL) for name, module in sorted(FORMATS.items())],

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
@@ -26,7 +26,7 @@ SUMMARY_FIELDS = {
 }
 
 
-def uploads_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Upload]:
+def uploads_for_user(*, user: User | AnonymousUser) -> QuerySet[Upload]:
     """Uploads of every organization the user belongs to."""
     return Upload.objects.filter(organization__in=organizations_for_user(user=user)).select_related("organization")
 

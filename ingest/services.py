@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -88,7 +88,7 @@ def upload_create(
     organization: Organization,
     source: IO[bytes],
     filename: str,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     format_name: str | None = None,
 ) -> Upload:
     """Receive a file: keep it, check it is a known export, and queue its ingest.
@@ -116,7 +116,7 @@ def upload_create(
             sha256=sha256,
             size_bytes=size,
             format=module.NAME,
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=user if isinstance(user, User) else None,
         )
         upload.file.name = str(relative)
         if original is not None:
@@ -148,7 +148,7 @@ class _Allocator:
         self._rules = [(rule.dimension, rule.value, rule.team_id) for rule in rules]
 
     def team_id_for(self, record: CanonicalRecord, model: str) -> int | None:
-        values = {
+        values: dict[str, str] = {
             AllocationRule.Dimension.PROJECT: record.project,
             AllocationRule.Dimension.WORKSPACE: record.workspace,
             AllocationRule.Dimension.API_KEY: record.api_key,
@@ -282,7 +282,7 @@ def upload_ingest(*, upload_id: int) -> Upload:
     if upload is None:
         return Upload.objects.get(pk=upload_id)
     started = time.monotonic()
-    path = Path(settings.MEDIA_ROOT) / upload.file.name
+    path = Path(settings.MEDIA_ROOT) / str(upload.file.name)
     stats = ParseStats()
     tally = _Tally()
     try:

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from finops.models import Role
+from finops.models import Organization, Role
 from finops.permissions import organization_from_request
 from forecasting.models import ForecastPoint, ForecastRun
 from forecasting.selectors import forecast_latest, forecast_monthly, forecast_runs_for_user
@@ -30,7 +30,9 @@ class ForecastPointSerializer(serializers.ModelSerializer[ForecastPoint]):
 
 
 class ForecastRunSerializer(serializers.ModelSerializer[ForecastRun]):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = ForecastRun

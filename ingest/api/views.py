@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
-from finops.models import Role
+from finops.models import Organization, Role
 from finops.permissions import organization_from_request
 from ingest.models import Upload
 from ingest.parsers import FORMATS, IngestError
@@ -27,7 +27,9 @@ class UploadInputSerializer(serializers.Serializer[None]):
 
 
 class UploadOutputSerializer(serializers.ModelSerializer[Upload]):
-    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Upload

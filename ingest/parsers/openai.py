@@ -90,17 +90,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             continue
         batch = (row.get("batch") or "").strip().lower() == "true"
         tier = (row.get("service_tier") or "").strip() or "default"
-        shared = {
-            "period_start": start,
-            "period_end": end,
-            "provider": "openai",
-            "model_raw": row["model"].strip(),
-            "source_row": row_number,
-            "project": (row.get("project_id") or "").strip(),
-            "api_key": (row.get("api_key_id") or "").strip(),
-            "service_tier": "batch" if batch else tier,
-            "tags": {"user_id": row["user_id"].strip()} if not is_null(row.get("user_id")) else {},
-        }
+        user_id = (row.get("user_id") or "").strip()
         first = True
         for token_type, quantity in (
             ("input", uncached),
@@ -111,8 +101,19 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             if quantity:
                 # Requests are counted once per source row, on its first token line.
                 yield CanonicalRecord(
-                    token_type=token_type, quantity=quantity, requests=requests if first else None, **shared
-                )  # type: ignore[arg-type]
+                    period_start=start,
+                    period_end=end,
+                    provider="openai",
+                    model_raw=row["model"].strip(),
+                    token_type=token_type,
+                    quantity=quantity,
+                    source_row=row_number,
+                    requests=requests if first else None,
+                    project=(row.get("project_id") or "").strip(),
+                    api_key=(row.get("api_key_id") or "").strip(),
+                    service_tier="batch" if batch else tier,
+                    tags={"user_id": user_id} if user_id else {},
+                )
                 first = False
     if errors:
         raise IngestError(errors)

@@ -1,0 +1,125 @@
+"""`manage.py demo_setup`: a demo organization with realistic data, loaded the way a user's files are.
+
+Creates the ``demo`` organization, its teams and allocation rules, and an admin login; writes
+18 months of OpenAI usage exports (ingest/demo_data.py) under ``var/demo/exports`` and ingests
+them through the upload path; runs a forecast; prints a short summary. Running it again reuses
+what is there (the same files would be duplicates) and runs a fresh forecast.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from finops.models import AllocationRule, Role
+from finops.services import membership_set, organization_create, team_get_or_create
+from forecasting.models import ForecastRun
+from forecasting.selectors import forecast_monthly
+from forecasting.services import forecast_run_create
+from ingest.demo_data import DEMO_PROJECTS, write_openai_usage_exports
+from ingest.models import Upload
+from ingest.selectors import ledger_for, usage_summary
+from ingest.services import upload_create
+
+DEMO_SLUG = "demo"
+DEMO_USERNAME = "admin"
+DEMO_PASSWORD = "tokencast-demo"
+
+
+class Command(BaseCommand):
+    help = "Load the demo organization with realistic exports through the real ingest path, and forecast."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--months", type=int, default=18)
+        parser.add_argument("--horizon", type=int, default=183)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        organization, _ = organization_create(slug=DEMO_SLUG, name="Demo Corp")
+        self._ensure_admin(organization)
+        for project in DEMO_PROJECTS:
+            team = team_get_or_create(organization=organization, name=project.team)
+            AllocationRule.objects.get_or_create(
+                organization=organization,
+                dimension=AllocationRule.Dimension.PROJECT,
+                value=project.project_id,
+                defaults={"team": team},
+            )
+        if ledger_for(organization=organization).exists():
+            self.stdout.write("Demo data already loaded; keeping it.")
+        else:
+            self._load_exports(organization, months=options["months"])
+        run = forecast_run_create(organization=organization, horizon_days=options["horizon"])
+        while run.status in (ForecastRun.Status.QUEUED, ForecastRun.Status.RUNNING):
+            time.sleep(0.5)
+            run.refresh_from_db()
+        if run.status != ForecastRun.Status.SUCCEEDED:
+            raise CommandError(f"demo forecast failed: {run.error}")
+        self._print_summary(organization, run)
+
+    def _ensure_admin(self, organization: Any) -> None:
+        user = User.objects.filter(username=DEMO_USERNAME).first()
+        if user is None:
+            user = User.objects.create_superuser(DEMO_USERNAME, "admin@demo.example", DEMO_PASSWORD)
+        membership_set(user=user, organization=organization, role=Role.ADMIN)
+
+    def _load_exports(self, organization: Any, *, months: int) -> None:
+        export_dir = Path(settings.VAR_DIR) / "demo" / "exports"
+        end = timezone.now().date() - timedelta(days=1)
+        paths = write_openai_usage_exports(export_dir, end=end, months=months)
+        self.stdout.write(f"Wrote {len(paths)} OpenAI usage exports to {export_dir}; ingesting them:")
+        for path in paths:
+            with path.open("rb") as source:
+                upload = upload_create(organization=organization, source=source, filename=path.name)
+            while upload.status in (Upload.Status.QUEUED, Upload.Status.RUNNING):
+                time.sleep(0.2)
+                upload.refresh_from_db()
+            if upload.status == Upload.Status.FAILED:
+                raise CommandError(f"{path.name} failed: {upload.errors}")
+            self.stdout.write(f"  {path.name}: {upload.status}, {upload.summary.get('records', 0):,} ledger records")
+
+    def _print_summary(self, organization: Any, run: ForecastRun) -> None:
+        last_day = run.history_end or date.today()
+        first_of_window = (last_day.replace(day=1) - timedelta(days=32)).replace(day=1)
+        first_of_window = (first_of_window - timedelta(days=1)).replace(day=1)
+        actual = usage_summary(
+            organization=organization, by=["month", "day"], date_from=first_of_window, date_to=last_day
+        )
+        months: dict[str, dict[str, Any]] = {}
+        for row in actual:
+            month = months.setdefault(row["month"], {"days": 0, "tokens": 0, "cost": 0})
+            month["days"] += 1
+            month["tokens"] += row["tokens"]
+            month["cost"] += row["cost"]
+        self.stdout.write("")
+        self.stdout.write(f"Tokencast demo: organization '{organization.slug}'")
+        self.stdout.write("Last 3 months, actual:")
+        for label, month in months.items():
+            self.stdout.write(
+                f"  {label} ({month['days']:>2} days)  {month['tokens']:>17,} tokens  ${month['cost']:>12,.2f}"
+            )
+        self.stdout.write(
+            f"Next 6 months (and the rest of this one), forecast "
+            f"({run.model_name}, {round(run.interval_width * 100)}% interval):"
+        )
+        for month in forecast_monthly(run=run)[:7]:
+            cost = month["cost"]
+            cost_text = (
+                f"${cost:>12,.2f} (${month['cost_lower']:,.2f} - ${month['cost_upper']:,.2f})"
+                if cost is not None
+                else "-"
+            )
+            self.stdout.write(
+                f"  {month['month']} ({month['days']:>2} days)  {month['tokens']:>17,} tokens "
+                f"({month['tokens_lower']:,} - {month['tokens_upper']:,})  {cost_text}"
+            )
+        self.stdout.write("")
+        self.stdout.write(f"Admin: http://127.0.0.1:8000/admin/  user '{DEMO_USERNAME}', password '{DEMO_PASSWORD}'")
+        self.stdout.write(f"Forecast chart: http://127.0.0.1:8000/admin/forecasting/forecastrun/{run.pk}/change/")
+        self.stdout.write("API docs: http://127.0.0.1:8000/api/docs/")
