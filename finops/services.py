@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
-from finops.models import Membership, Organization, Role, Team
+from finops.models import Membership, ModelPrice, Organization, Role, Team
 
 
 def organization_create(*, slug: str, name: str | None = None) -> tuple[Organization, bool]:
@@ -35,3 +35,28 @@ def team_get_or_create(*, organization: Organization, name: str, owner_email: st
         defaults={"name": name, "owner_email": owner_email},
     )
     return team
+
+
+def price_catalog_load() -> int:
+    """Load the shipped list-price catalog (finops/data/price_history.csv); returns prices added.
+
+    Idempotent: prices already present (same provider, model, token type and date) are kept.
+    Migration 0002 does the same on a fresh database.
+    """
+    from finops.catalog import catalog_prices
+
+    existing = set(ModelPrice.objects.values_list("provider", "model", "token_type", "effective_from"))
+    new_prices = {}
+    for price in catalog_prices():
+        key = (price.provider, price.model, price.token_type, price.effective_from)
+        if key not in existing:
+            new_prices[key] = ModelPrice(
+                provider=price.provider,
+                model=price.model,
+                token_type=price.token_type,
+                usd_per_million=price.usd_per_million,
+                effective_from=price.effective_from,
+                source=price.source,
+            )
+    ModelPrice.objects.bulk_create(new_prices.values(), batch_size=1000)
+    return len(new_prices)

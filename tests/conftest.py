@@ -120,3 +120,11 @@ def live_worker(celery_worker_process, transactional_db) -> Iterator[subprocess.
         yield celery_worker_process
     finally:
         celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def price_catalog(transactional_db) -> None:
+    """Transactional tests flush the tables, migration-seeded prices included: load them again."""
+    from finops.services import price_catalog_load
+
+    price_catalog_load()

@@ -9,12 +9,15 @@ Set TOKENCAST_TEST_DATABASE_URL / TOKENCAST_TEST_REDIS_URL to use servers you al
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -120,8 +123,23 @@ def start_redis(workdir: Path) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+def _stop_everything() -> None:
+    while _started:
+        process = _started.pop()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    while _cleanups:
+        _cleanups.pop()()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # Servers are stopped however the run ends: normally, on Ctrl-C, or on SIGTERM (a CI time-out).
+    atexit.register(_stop_everything)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="tokencast-test-"))
     _cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
     os.environ["TOKENCAST_VAR_DIR"] = str(workdir / "var")
@@ -132,12 +150,4 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for process in _started:
-        process.terminate()
-    for process in _started:
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    for cleanup in reversed(_cleanups):
-        cleanup()
+    _stop_everything()

@@ -21,7 +21,7 @@ from ingest.services import upload_create
 
 
 class UploadInputSerializer(serializers.Serializer[None]):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)
     organization = serializers.SlugField(required=False)
     format = serializers.ChoiceField(choices=sorted(FORMATS), required=False)
 

@@ -1,0 +1,86 @@
+"""End to end through a real `celery worker` process on Redis: upload -> ledger -> forecast -> API."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ingest.demo_data import write_openai_usage_exports
+from ingest.models import LedgerEntry
+
+pytestmark = [pytest.mark.worker]
+
+
+def wait_for(client, url: str, *, final: set[str], timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(url).json()
+        if body["status"] in final:
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not reach {final} within {timeout}s; last: {body}")
+
+
+def test_upload_ledger_forecast_and_api_through_a_real_worker(
+    live_worker, price_catalog, api_client_for, analyst, organization, tmp_path
+) -> None:
+    client = api_client_for(analyst)
+    exports = write_openai_usage_exports(tmp_path, end=date(2026, 10, 31), months=4, seed=3)
+    upload_ids = []
+    for path in exports:
+        response = client.post(
+            "/api/v1/uploads/",
+            {"file": SimpleUploadedFile(path.name, path.read_bytes()), "organization": "acme"},
+            format="multipart",
+        )
+        assert response.status_code == 202
+        assert response.json()["status"] == "queued"
+        upload_ids.append(response.json()["id"])
+
+    uploads = [wait_for(client, f"/api/v1/uploads/{i}/", final={"succeeded", "failed"}) for i in upload_ids]
+
+    assert [u["status"] for u in uploads] == ["succeeded"] * 4
+    ledger_input = sum(LedgerEntry.objects.filter(token_type="input").values_list("quantity", flat=True))
+    assert ledger_input == sum(u["summary"]["tokens"]["input"] for u in uploads)
+    assert ledger_input > 0
+
+    response = client.post("/api/v1/forecasts/", {"organization": "acme", "horizon_days": 60}, format="json")
+    assert response.status_code == 202
+    run = wait_for(client, f"/api/v1/forecasts/{response.json()['id']}/", final={"succeeded", "failed"}, timeout=180)
+
+    assert run["status"] == "succeeded", run["error"]
+    latest = client.get("/api/v1/forecasts/latest/", {"organization": "acme"}).json()
+    assert latest["id"] == run["id"]
+    assert latest["model_name"] == "prophet"
+    assert latest["history_end"] == "2026-10-31"
+    assert len(latest["points"]) == 60
+    assert latest["points"][0]["date"] == (date(2026, 10, 31) + timedelta(days=1)).isoformat()
+    assert all(p["tokens_lower"] <= p["tokens"] <= p["tokens_upper"] for p in latest["points"])
+    assert [m["month"] for m in latest["monthly"]] == ["2026-11", "2026-12"]
+    assert sum(m["days"] for m in latest["monthly"]) == 60
+
+
+def test_same_file_twice_through_the_worker_changes_nothing(
+    live_worker, api_client_for, analyst, organization, openai_sample
+) -> None:
+    client = api_client_for(analyst)
+
+    def upload() -> dict:
+        response = client.post(
+            "/api/v1/uploads/",
+            {"file": SimpleUploadedFile(openai_sample.name, openai_sample.read_bytes()), "organization": "acme"},
+            format="multipart",
+        )
+        return wait_for(client, f"/api/v1/uploads/{response.json()['id']}/", final={"succeeded", "duplicate", "failed"})
+
+    first = upload()
+    rows_after_first = list(LedgerEntry.objects.order_by("id").values_list("id", "quantity"))
+    second = upload()
+
+    assert first["status"] == "succeeded"
+    assert second["status"] == "duplicate"
+    assert second["duplicate_of"] == first["id"]
+    assert list(LedgerEntry.objects.order_by("id").values_list("id", "quantity")) == rows_after_first
