@@ -54,3 +54,12 @@ def catalog_prices(path: Path = PRICE_FILE) -> Iterator[CatalogPrice]:
                         effective_from=date.fromisoformat(row["effective_date"]),
                         source=row["source"],
                     )
+
+
+def catalog_price_fields(path: Path = PRICE_FILE) -> dict[tuple[str, str, str, date], dict[str, object]]:
+    """Model-field values of each distinct catalog price, keyed by (provider, model, token type, date)."""
+    fields: dict[tuple[str, str, str, date], dict[str, object]] = {}
+    for price in catalog_prices(path):
+        key = (price.provider, price.model, price.token_type, price.effective_from)
+        fields.setdefault(key, price.__dict__.copy())
+    return fields

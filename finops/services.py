@@ -43,20 +43,9 @@ def price_catalog_load() -> int:
     Idempotent: prices already present (same provider, model, token type and date) are kept.
     Migration 0002 does the same on a fresh database.
     """
-    from finops.catalog import catalog_prices
+    from finops.catalog import catalog_price_fields
 
     existing = set(ModelPrice.objects.values_list("provider", "model", "token_type", "effective_from"))
-    new_prices = {}
-    for price in catalog_prices():
-        key = (price.provider, price.model, price.token_type, price.effective_from)
-        if key not in existing:
-            new_prices[key] = ModelPrice(
-                provider=price.provider,
-                model=price.model,
-                token_type=price.token_type,
-                usd_per_million=price.usd_per_million,
-                effective_from=price.effective_from,
-                source=price.source,
-            )
-    ModelPrice.objects.bulk_create(new_prices.values(), batch_size=1000)
+    new_prices = [ModelPrice(**fields) for key, fields in catalog_price_fields().items() if key not in existing]
+    ModelPrice.objects.bulk_create(new_prices, batch_size=1000)
     return len(new_prices)

@@ -6,27 +6,10 @@ from django.db import migrations
 
 
 def seed_prices(apps: Any, schema_editor: Any) -> None:
-    from finops.catalog import catalog_prices
+    from finops.catalog import catalog_price_fields
 
     model_price = apps.get_model("finops", "ModelPrice")
-    seen = set()
-    rows = []
-    for price in catalog_prices():
-        key = (price.provider, price.model, price.token_type, price.effective_from)
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append(
-            model_price(
-                provider=price.provider,
-                model=price.model,
-                token_type=price.token_type,
-                usd_per_million=price.usd_per_million,
-                effective_from=price.effective_from,
-                source=price.source,
-            )
-        )
-    model_price.objects.bulk_create(rows, batch_size=1000)
+    model_price.objects.bulk_create([model_price(**fields) for fields in catalog_price_fields().values()], batch_size=1000)
 
 
 def unseed_prices(apps: Any, schema_editor: Any) -> None:
