@@ -12,6 +12,21 @@ from finops.models import AllocationRule, Membership, ModelPrice, Organization, 
 from finops.selectors import organizations_for_user
 
 
+class OrganizationListFilter(admin.SimpleListFilter):
+    """Filter by organization, offering only the organizations the user belongs to."""
+
+    title = "organization"
+    parameter_name = "organization"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(org.pk), org.name) for org in organizations_for_user(user=request.user)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value():
+            return queryset.filter(organization_id=self.value())
+        return queryset
+
+
 class OrganizationScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Shows staff only the rows of organizations they are members of (superusers see all)."""
 
@@ -56,14 +71,14 @@ class OrganizationAdmin(OrganizationScopedAdmin):
 @admin.register(Team)
 class TeamAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "owner_email"]
-    list_filter = ["organization"]
+    list_filter = [OrganizationListFilter]
     search_fields = ["name"]
 
 
 @admin.register(AllocationRule)
 class AllocationRuleAdmin(OrganizationScopedAdmin):
     list_display = ["organization", "dimension", "value", "team", "priority"]
-    list_filter = ["organization", "dimension"]
+    list_filter = [OrganizationListFilter, "dimension"]
 
 
 @admin.register(ModelPrice)

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from finops.admin import OrganizationScopedAdmin
+from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
 from forecasting.charts import forecast_chart_svg
 from forecasting.models import ForecastRun
 from forecasting.selectors import forecast_history_window, forecast_monthly
@@ -17,7 +17,7 @@ from ingest.selectors import usage_daily_tokens
 @admin.register(ForecastRun)
 class ForecastRunAdmin(OrganizationScopedAdmin):
     list_display = ["id", "organization", "status", "model_name", "horizon_days", "history_end", "finished_at"]
-    list_filter = ["status", "organization"]
+    list_filter = ["status", OrganizationListFilter]
     change_form_template = "admin/forecasting/forecastrun/change_form.html"
     readonly_fields = [
         "organization",

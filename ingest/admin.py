@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from finops.admin import OrganizationScopedAdmin
+from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
 from finops.models import Organization, Role
 from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
 from ingest.models import LedgerEntry, Upload
@@ -36,7 +36,7 @@ class UploadForm(forms.Form):
 @admin.register(Upload)
 class UploadAdmin(OrganizationScopedAdmin):
     list_display = ["id", "original_name", "organization", "format", "status", "records", "created_at"]
-    list_filter = ["status", "format", "organization"]
+    list_filter = ["status", "format", OrganizationListFilter]
     search_fields = ["original_name", "sha256"]
     readonly_fields = [
         "organization",
@@ -112,7 +112,7 @@ class LedgerEntryAdmin(OrganizationScopedAdmin):
         "upload",
         "source_row",
     ]
-    list_filter = ["provider", "token_type", "cost_basis", "organization"]
+    list_filter = ["provider", "token_type", "cost_basis", OrganizationListFilter]
     search_fields = ["model", "model_raw", "project", "api_key"]
     date_hierarchy = "date"
     list_select_related = ["team", "upload"]

@@ -185,7 +185,6 @@ def test_staff_viewer_sees_only_the_uploads_of_their_organization(page: Page, li
     acme = OrganizationFactory(slug="acme", name="Acme")
     globex = OrganizationFactory(slug="globex", name="Globex")
     user = UserFactory(username="vera", is_staff=True)
-    user.save()  # UserFactory skips the save after set_password, so the hash would not reach the database
     user.user_permissions.add(Permission.objects.get(content_type__app_label="ingest", codename="view_upload"))
     MembershipFactory(user=user, organization=acme, role=Role.VIEWER)
     UploadFactory(organization=acme, original_name="acme-2026-08.csv")
@@ -201,6 +200,8 @@ def test_staff_viewer_sees_only_the_uploads_of_their_organization(page: Page, li
     expect(rows.locator("td.field-original_name")).to_have_text(["acme-2026-08.csv"])
     expect(rows.locator("td.field-organization")).to_have_text(["acme"])
     expect(page.locator("#result_list")).not_to_contain_text("globex")
+    expect(page.locator("#changelist-filter")).to_contain_text("Acme")
+    expect(page.locator("#changelist-filter")).not_to_contain_text("Globex")
     expect(page.locator("p.paginator")).to_contain_text("1 upload")
 
     # when
