@@ -9,12 +9,14 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
 from finops.models import Organization, Role
 from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
 from ingest.models import LedgerEntry, Upload
-from ingest.parsers import FORMATS, IngestError
+from ingest.parsers import FORMATS, IngestError, RowError
 from ingest.services import upload_create
 
 
@@ -22,7 +24,7 @@ class UploadForm(forms.Form):
     organization: forms.ModelChoiceField[Organization] = forms.ModelChoiceField(
         queryset=Organization.objects.none(), to_field_name="slug"
     )
-    file = forms.FileField(help_text="An export file from your provider (CSV).")
+    file = forms.FileField(help_text="An export file from your provider (CSV).", allow_empty_file=True)
     format = forms.ChoiceField(
         choices=[("", "Detect from the header")] + [(name, module.LABEL) for name, module in sorted(FORMATS.items())],
         required=False,
@@ -47,13 +49,22 @@ class UploadAdmin(OrganizationScopedAdmin):
         "format",
         "status",
         "duplicate_of",
+        "problems",
         "summary",
-        "errors",
         "created_by",
         "created_at",
         "started_at",
         "finished_at",
     ]
+    exclude = ["errors"]
+
+    @admin.display(description="problems")
+    def problems(self, upload: Upload) -> str:
+        """The upload's errors, one line each: where (row, column) and what was expected."""
+        if not upload.errors:
+            return "none"
+        lines = [str(RowError(row=e.get("row"), column=e.get("column"), message=e["message"])) for e in upload.errors]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     @admin.display(description="records")
     def records(self, upload: Upload) -> object:
