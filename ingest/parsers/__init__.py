@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-from ingest.parsers import openai
+from ingest.parsers import anthropic_cost, anthropic_tokens, openai, openai_cost
 from ingest.parsers.base import (
     CanonicalRecord,
     IngestError,
@@ -21,7 +21,11 @@ from ingest.parsers.base import (
     read_header,
 )
 
-FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (openai,)}
+# Detection order follows reference/export-formats.md section 1: the first format whose signature
+# columns are all present in the header wins.
+FORMATS: dict[str, ModuleType] = {
+    module.NAME: module for module in (openai, openai_cost, anthropic_tokens, anthropic_cost)
+}
 
 __all__ = ["FORMATS", "CanonicalRecord", "IngestError", "ParseStats", "RowError", "detect_format", "parse_export"]
 

@@ -1,0 +1,40 @@
+"""Format detection over every fixture export: each file is recognized as exactly its own format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.parsers import FORMATS, ParseStats, detect_format, parse_export
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXPECTED = {
+    "openai/completions_usage_2026-08-01_2026-08-31.csv": "openai_usage",
+    "openai/cost_2026-08-01_2026-08-31.csv": "openai_cost",
+    "openai/cost_2026-01-01_2026-01-02_by_line_item.csv": "openai_cost",
+    "anthropic/claude_api_cost_2026_02_08_to_2026_02_15.csv": "anthropic_cost",
+    "anthropic/claude_api_tokens_2026_03.csv": "anthropic_tokens",
+    "anthropic/claude_api_tokens_2025_06.csv": "anthropic_tokens",
+}
+
+
+@pytest.mark.parametrize(("relative", "format_name"), sorted(EXPECTED.items()))
+def test_fixture_is_detected_as_its_format_and_parses(relative: str, format_name: str) -> None:
+    path = FIXTURES / relative
+
+    module = detect_format(path)
+    records = list(parse_export(path, module, ParseStats()))
+
+    assert format_name == module.NAME
+    assert records
+
+
+@pytest.mark.parametrize(("relative", "format_name"), sorted(EXPECTED.items()))
+def test_no_other_format_claims_the_fixture(relative: str, format_name: str) -> None:
+    from ingest.parsers.base import normalize_header_name, read_header
+
+    columns = {normalize_header_name(name) for name in read_header(FIXTURES / relative)}
+
+    claimed = [name for name, module in FORMATS.items() if columns >= module.SIGNATURE]
+    assert claimed == [format_name]
