@@ -99,7 +99,7 @@ def upload_create(
     relative, sha256, size = _store_stream(source, filename)
     absolute = Path(settings.MEDIA_ROOT) / relative
     try:
-        module = detect_format(absolute, format_name)
+        module = detect_format(absolute, format_name, max_expanded_bytes=settings.UPLOAD_MAX_EXPANDED_BYTES)
     except IngestError:
         absolute.unlink(missing_ok=True)
         raise
@@ -286,12 +286,13 @@ def upload_ingest(*, upload_id: int) -> Upload:
     stats = ParseStats()
     tally = _Tally()
     try:
-        module = detect_format(path, upload.summary.get("format_override"))
+        limit = settings.UPLOAD_MAX_EXPANDED_BYTES
+        module = detect_format(path, upload.summary.get("format_override"), max_expanded_bytes=limit)
         allocator = _Allocator(allocation_rules_for(organization=upload.organization))
         prices = price_book()
         with transaction.atomic():
             LedgerEntry.objects.filter(upload=upload).delete()
-            records = parse_export(path, module, stats)
+            records = parse_export(path, module, stats, max_expanded_bytes=limit)
             _write_rows(_ledger_rows(upload=upload, records=records, allocator=allocator, prices=prices, tally=tally))
             upload.status = Upload.Status.SUCCEEDED
             upload.format = module.NAME

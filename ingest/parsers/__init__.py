@@ -10,21 +10,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-from ingest.parsers import anthropic_cost, anthropic_tokens, openai, openai_cost
+from ingest.parsers import anthropic_cost, anthropic_tokens, azure, focus, openai, openai_cost
 from ingest.parsers.base import (
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
+    header_of,
     normalize_header_name,
-    open_export_text,
-    read_header,
+    text_stream,
 )
+from ingest.parsers.containers import DEFAULT_MAX_EXPANDED_BYTES, ExportMember, export_members
 
 # Detection order follows reference/export-formats.md section 1: the first format whose signature
 # columns are all present in the header wins.
 FORMATS: dict[str, ModuleType] = {
-    module.NAME: module for module in (openai, openai_cost, anthropic_tokens, anthropic_cost)
+    module.NAME: module for module in (focus, azure, openai, openai_cost, anthropic_tokens, anthropic_cost)
 }
 
 __all__ = ["FORMATS", "CanonicalRecord", "IngestError", "ParseStats", "RowError", "detect_format", "parse_export"]
@@ -46,30 +47,67 @@ def _unknown_header_error(header: list[str]) -> IngestError:
     return IngestError([RowError(row=1, message=message)])
 
 
-def detect_format(path: Path, format_name: str | None = None) -> ModuleType:
-    """The format module for the file: ``format_name`` if given, else detected from the header."""
+def _module_for_header(header: list[str], format_name: str | None) -> ModuleType:
+    columns = {normalize_header_name(name) for name in header}
     if format_name is not None:
         if format_name not in FORMATS:
             raise IngestError(
                 [RowError(row=None, message=f"unknown format {format_name!r}; known: {', '.join(sorted(FORMATS))}")]
             )
-        header = read_header(path)
         module = FORMATS[format_name]
-        missing = module.SIGNATURE - {normalize_header_name(name) for name in header}
+        missing = module.SIGNATURE - columns
         if missing:
             raise IngestError(
                 [RowError(row=1, message=f"not a {module.LABEL}: the header lacks {', '.join(sorted(missing))}")]
             )
         return module
-    header = read_header(path)
-    columns = {normalize_header_name(name) for name in header}
     for module in FORMATS.values():
         if columns >= module.SIGNATURE:
             return module
     raise _unknown_header_error(header)
 
 
-def parse_export(path: Path, module: ModuleType, stats: ParseStats) -> Iterator[CanonicalRecord]:
-    """Stream the file's canonical records; IngestError (row-numbered) when any row is bad."""
-    with open_export_text(path) as text:
-        yield from module.parse(text, stats)
+def _in_member(member: ExportMember, many: bool, error: IngestError) -> IngestError:
+    """Name the archive member in each message when an upload holds several exports."""
+    if not many:
+        return error
+    return IngestError(
+        [RowError(row=e.row, column=e.column, message=f"in {member.name}: {e.message}") for e in error.errors]
+    )
+
+
+def detect_format(
+    path: Path, format_name: str | None = None, *, max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES
+) -> ModuleType:
+    """The format module for the upload: ``format_name`` if given, else detected from the header.
+
+    A zip may hold several exports; they must all be of one format.
+    """
+    members = export_members(path, max_expanded_bytes=max_expanded_bytes)
+    found: dict[str, ModuleType] = {}
+    for member in members:
+        try:
+            with text_stream(member.open()) as text:
+                found[member.name] = _module_for_header(header_of(text), format_name)
+        except IngestError as error:
+            raise _in_member(member, len(members) > 1, error) from error
+    names = {module.NAME for module in found.values()}
+    if len(names) > 1:
+        listing = ", ".join(f"{member} is {module.NAME}" for member, module in found.items())
+        raise IngestError(
+            [RowError(row=None, message=f"the archive mixes export formats ({listing}); upload them separately")]
+        )
+    return next(iter(found.values()))
+
+
+def parse_export(
+    path: Path, module: ModuleType, stats: ParseStats, *, max_expanded_bytes: int = DEFAULT_MAX_EXPANDED_BYTES
+) -> Iterator[CanonicalRecord]:
+    """Stream the upload's canonical records; IngestError (row-numbered) when any row is bad."""
+    members = export_members(path, max_expanded_bytes=max_expanded_bytes)
+    for member in members:
+        try:
+            with text_stream(member.open()) as text:
+                yield from module.parse(text, stats)
+        except IngestError as error:
+            raise _in_member(member, len(members) > 1, error) from error

@@ -87,38 +87,54 @@ class CanonicalRecord:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def open_export_text(path: Path) -> IO[str]:
-    """Open an export as text: UTF-8 with the BOM stripped; reject empty and binary files clearly."""
-    with path.open("rb") as raw:
-        head = raw.read(SNIFF_BYTES)
-    if not head.strip():
-        raise IngestError([RowError(row=None, message="the file is empty; expected a CSV export with a header row")])
-    if b"\x00" in head:
-        raise IngestError(
-            [RowError(row=None, message="the file is binary, not text; expected a CSV export (UTF-8 text)")]
-        )
+def text_stream(raw: IO[bytes]) -> IO[str]:
+    """An export's bytes as text: UTF-8 with the BOM stripped; reject empty and binary input clearly."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, buffer_size=SNIFF_BYTES)  # type: ignore[arg-type,type-var]
     try:
-        codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError as error:
-        raise IngestError(
-            [
-                RowError(
-                    row=None,
-                    message=f"the file is not UTF-8 text (undecodable byte at offset {error.start}); "
-                    "expected a UTF-8 CSV export",
-                )
-            ]
-        ) from error
-    return io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
+        head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
+        if not head.strip():
+            raise IngestError(
+                [RowError(row=None, message="the file is empty; expected a CSV export with a header row")]
+            )
+        if b"\x00" in head:
+            raise IngestError(
+                [RowError(row=None, message="the file is binary, not text; expected a CSV export (UTF-8 text)")]
+            )
+        try:
+            codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+        except UnicodeDecodeError as error:
+            raise IngestError(
+                [
+                    RowError(
+                        row=None,
+                        message=f"the file is not UTF-8 text (undecodable byte at offset {error.start}); "
+                        "expected a UTF-8 CSV export",
+                    )
+                ]
+            ) from error
+    except BaseException:
+        buffered.close()
+        raise
+    return io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
+
+
+def open_export_text(path: Path) -> IO[str]:
+    """Open a plain export file as text (see ``text_stream``)."""
+    return text_stream(path.open("rb"))
+
+
+def header_of(text: IO[str]) -> list[str]:
+    """The header row of an export opened as text, as written (BOM stripped)."""
+    try:
+        return next(csv.reader(text), [])
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise IngestError([RowError(row=1, message=f"cannot read the header row: {error}")]) from error
 
 
 def read_header(path: Path) -> list[str]:
-    """The file's header row, as written (BOM stripped)."""
+    """A plain export file's header row, as written (BOM stripped)."""
     with open_export_text(path) as text:
-        try:
-            return next(csv.reader(text), [])
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise IngestError([RowError(row=1, message=f"cannot read the header row: {error}")]) from error
+        return header_of(text)
 
 
 def normalize_header_name(name: str) -> str:
