@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -15,6 +16,7 @@ from typing import IO
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -170,8 +172,7 @@ class _Tally:
         self.cost: dict[str, Decimal] = {}
         self.estimated_records = 0
         self.unpriced_records = 0
-        self.first_date: str | None = None
-        self.last_date: str | None = None
+        self.days: set[date] = set()
 
     def add(self, row: tuple[object, ...]) -> None:
         self.records += 1
@@ -180,11 +181,12 @@ class _Tally:
             self.tokens[str(token_type)] += int(quantity)  # type: ignore[call-overload]
         if cost is not None:
             self.cost[str(currency)] = self.cost.get(str(currency), Decimal(0)) + cost  # type: ignore[operator]
-        day = str(row[3])
-        if self.first_date is None or day < self.first_date:
-            self.first_date = day
-        if self.last_date is None or day > self.last_date:
-            self.last_date = day
+        self.days.add(row[3])  # type: ignore[arg-type]
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        if not self.days:
+            return None, None
+        return min(self.days).isoformat(), max(self.days).isoformat()
 
 
 def _ledger_rows(
@@ -260,6 +262,29 @@ def _write_rows(rows: Iterable[tuple[object, ...]]) -> None:
         LedgerEntry.objects.bulk_create(batch)
 
 
+def _replace_earlier_rows(*, upload: Upload, source_format: str, days: set[date]) -> dict[str, object] | None:
+    """The later export wins: drop rows that earlier uploads of the same format loaded for these days.
+
+    Runs inside the ingest transaction, so the old rows go only if the new ones land.
+    """
+    if not days:
+        return None
+    earlier = LedgerEntry.objects.filter(
+        organization_id=upload.organization_id, upload__format=source_format, date__in=sorted(days)
+    ).exclude(upload=upload)
+    summary = earlier.aggregate(first=Min("date"), last=Max("date"))
+    upload_ids = sorted(set(earlier.values_list("upload_id", flat=True)))
+    if not upload_ids:
+        return None
+    deleted, _ = earlier.delete()
+    return {
+        "records": deleted,
+        "uploads": upload_ids,
+        "date_from": summary["first"].isoformat(),
+        "date_to": summary["last"].isoformat(),
+    }
+
+
 def _claim(upload_id: int) -> Upload | None:
     """Mark the upload running, or return None when there is nothing to do (already finished)."""
     with transaction.atomic():
@@ -294,6 +319,8 @@ def upload_ingest(*, upload_id: int) -> Upload:
             LedgerEntry.objects.filter(upload=upload).delete()
             records = parse_export(path, module, stats, max_expanded_bytes=limit)
             _write_rows(_ledger_rows(upload=upload, records=records, allocator=allocator, prices=prices, tally=tally))
+            replaced = _replace_earlier_rows(upload=upload, source_format=module.NAME, days=tally.days)
+            date_from, date_to = tally.date_range()
             upload.status = Upload.Status.SUCCEEDED
             upload.format = module.NAME
             upload.errors = []
@@ -308,8 +335,9 @@ def upload_ingest(*, upload_id: int) -> Upload:
                 "cost": {currency: str(amount) for currency, amount in sorted(tally.cost.items())},
                 "records_cost_estimated": tally.estimated_records,
                 "records_unpriced": tally.unpriced_records,
-                "date_from": tally.first_date,
-                "date_to": tally.last_date,
+                "date_from": date_from,
+                "date_to": date_to,
+                "replaced": replaced,
                 "duration_seconds": round(time.monotonic() - started, 3),
             }
             upload.finished_at = timezone.now()

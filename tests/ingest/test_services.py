@@ -170,3 +170,21 @@ def test_an_interrupted_ingest_is_finished_by_the_retry(organization, openai_sam
 
     assert finished.status == Upload.Status.SUCCEEDED
     assert LedgerEntry.objects.filter(upload=upload).count() == 2
+
+
+def test_a_later_export_of_the_same_days_replaces_the_earlier_rows(organization) -> None:
+    first = ingest_bytes(organization, f"{HEADER}\n{usage_row('proj_a', input_tokens=1000)}\n".encode())
+    second = ingest_bytes(
+        organization,
+        f"{HEADER}\n{usage_row('proj_a', input_tokens=1500)}\n{usage_row('proj_b', input_tokens=10)}\n".encode(),
+    )
+
+    inputs = LedgerEntry.objects.filter(organization=organization, token_type="input")
+    assert sorted(inputs.values_list("upload_id", "quantity")) == [(second.pk, 10), (second.pk, 1500)]
+    assert second.summary["replaced"] == {
+        "records": 2,
+        "uploads": [first.pk],
+        "date_from": "2025-01-01",
+        "date_to": "2025-01-01",
+    }
+    assert first.summary.get("replaced") is None
