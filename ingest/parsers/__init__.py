@@ -1,14 +1,20 @@
 """Export parsers: detect a file's format from its header and stream canonical records.
 
-Pure Python (no Django). Each format module exposes NAME, LABEL, SIGNATURE (the normalized
-header columns that must all be present) and ``parse(text) -> Iterator[CanonicalRecord]``.
+Pure Python (no Django). Each CSV format module exposes NAME, LABEL, SIGNATURE (the normalized
+header columns that must all be present) and ``parse(text, stats) -> Iterator[CanonicalRecord]``.
+A JSON format module (API responses saved to a file) sets ``KIND = "json"`` and exposes NAME,
+LABEL, ``matches(document) -> bool`` and ``parse_document(document, stats)``; documents are loaded
+with ``parse_float=Decimal`` so money never passes through a float.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 from ingest.parsers import anthropic_cost, anthropic_tokens, azure, focus, openai, openai_cost
 from ingest.parsers.base import (
@@ -33,7 +39,9 @@ __all__ = ["FORMATS", "CanonicalRecord", "IngestError", "ParseStats", "RowError"
 
 def _unknown_header_error(header: list[str]) -> IngestError:
     columns = {normalize_header_name(name) for name in header}
-    ranked = sorted(FORMATS.values(), key=lambda module: len(module.SIGNATURE - columns))
+    csv_formats = [module for module in FORMATS.values() if not _is_json(module)]
+    # Closest: most signature columns present, then fewest missing.
+    ranked = sorted(csv_formats, key=lambda module: (-len(module.SIGNATURE & columns), len(module.SIGNATURE - columns)))
     closest = "; ".join(
         f"{module.LABEL} ({module.NAME}) misses {', '.join(sorted(module.SIGNATURE - columns))}"
         for module in ranked[:2]
@@ -47,6 +55,60 @@ def _unknown_header_error(header: list[str]) -> IngestError:
     return IngestError([RowError(row=1, message=message)])
 
 
+JSON_MAX_BYTES = 256 * 1024 * 1024
+
+
+def _is_json(module: ModuleType) -> bool:
+    return getattr(module, "KIND", "csv") == "json"
+
+
+def _looks_like_json(text: IO[str]) -> bool:
+    """Peek at the first non-blank character without consuming the stream's header."""
+    buffer = getattr(text, "buffer", None)
+    if buffer is None or not hasattr(buffer, "peek"):
+        return False
+    head = buffer.peek(1024)[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1] in (b"{", b"[")
+
+
+def _load_json(text: IO[str]) -> object:
+    content = text.read(JSON_MAX_BYTES + 1)
+    if len(content) > JSON_MAX_BYTES:
+        raise IngestError([RowError(row=None, message=f"the JSON document is over {JSON_MAX_BYTES:,} characters")])
+    try:
+        return json.loads(content, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise IngestError(
+            [
+                RowError(
+                    row=error.lineno,
+                    message=f"not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})",
+                )
+            ]
+        ) from error
+
+
+def _module_for_document(document: object, format_name: str | None) -> ModuleType:
+    candidates = [FORMATS[format_name]] if format_name in FORMATS else list(FORMATS.values())
+    for module in candidates:
+        if _is_json(module) and module.matches(document):
+            return module
+    json_labels = ", ".join(module.LABEL for module in FORMATS.values() if _is_json(module)) or "none yet"
+    raise IngestError(
+        [
+            RowError(
+                row=None, message=f"the JSON document is not a known API response; known JSON formats: {json_labels}"
+            )
+        ]
+    )
+
+
+def _module_for_text(text: IO[str], format_name: str | None) -> ModuleType:
+    if _looks_like_json(text):
+        return _module_for_document(_load_json(text), format_name)
+    return _module_for_header(header_of(text), format_name)
+
+
 def _module_for_header(header: list[str], format_name: str | None) -> ModuleType:
     columns = {normalize_header_name(name) for name in header}
     if format_name is not None:
@@ -55,6 +117,8 @@ def _module_for_header(header: list[str], format_name: str | None) -> ModuleType
                 [RowError(row=None, message=f"unknown format {format_name!r}; known: {', '.join(sorted(FORMATS))}")]
             )
         module = FORMATS[format_name]
+        if _is_json(module):
+            raise IngestError([RowError(row=1, message=f"not a {module.LABEL}: the file is CSV, not JSON")])
         missing = module.SIGNATURE - columns
         if missing:
             raise IngestError(
@@ -62,7 +126,7 @@ def _module_for_header(header: list[str], format_name: str | None) -> ModuleType
             )
         return module
     for module in FORMATS.values():
-        if columns >= module.SIGNATURE:
+        if not _is_json(module) and columns >= module.SIGNATURE:
             return module
     raise _unknown_header_error(header)
 
@@ -88,7 +152,7 @@ def detect_format(
     for member in members:
         try:
             with text_stream(member.open()) as text:
-                found[member.name] = _module_for_header(header_of(text), format_name)
+                found[member.name] = _module_for_text(text, format_name)
         except IngestError as error:
             raise _in_member(member, len(members) > 1, error) from error
     names = {module.NAME for module in found.values()}
@@ -108,6 +172,9 @@ def parse_export(
     for member in members:
         try:
             with text_stream(member.open()) as text:
-                yield from module.parse(text, stats)
+                if _is_json(module):
+                    yield from module.parse_document(_load_json(text), stats)
+                else:
+                    yield from module.parse(text, stats)
         except IngestError as error:
             raise _in_member(member, len(members) > 1, error) from error
