@@ -16,7 +16,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO
 
-from ingest.parsers import anthropic_cost, anthropic_tokens, azure, focus, openai, openai_cost
+from ingest.parsers import (
+    anthropic_cost,
+    anthropic_tokens,
+    aws_cur2,
+    aws_cur_legacy,
+    azure,
+    focus,
+    gcp_bigquery,
+    gcp_console,
+    openai,
+    openai_cost,
+)
 from ingest.parsers.base import (
     CanonicalRecord,
     IngestError,
@@ -31,7 +42,19 @@ from ingest.parsers.containers import DEFAULT_MAX_EXPANDED_BYTES, ExportMember, 
 # Detection order follows reference/export-formats.md section 1: the first format whose signature
 # columns are all present in the header wins.
 FORMATS: dict[str, ModuleType] = {
-    module.NAME: module for module in (focus, azure, openai, openai_cost, anthropic_tokens, anthropic_cost)
+    module.NAME: module
+    for module in (
+        focus,
+        aws_cur2,
+        aws_cur_legacy,
+        azure,
+        gcp_bigquery,
+        gcp_console,
+        openai,
+        openai_cost,
+        anthropic_tokens,
+        anthropic_cost,
+    )
 }
 
 __all__ = ["FORMATS", "CanonicalRecord", "IngestError", "ParseStats", "RowError", "detect_format", "parse_export"]

@@ -24,12 +24,20 @@ EXPECTED = {
     "azure/ea_2024-08-01_openai.csv": "azure_cost",
     "azure/mca_2023-12-01-preview_openai.csv": "azure_cost",
     "azure/ea_localized_zh_cny.csv": "azure_cost",
+    "aws/sample-anonymous-aws-export-dataset.csv": "aws_cur_legacy",
+    "aws/cur2_bedrock_daily.csv": "aws_cur2",
+    "aws/cur_legacy_bedrock_hourly.csv": "aws_cur_legacy",
+    "gcp/bigquery_export_dotted.csv": "gcp_bigquery",
+    "gcp/bigquery_export_underscored.csv": "gcp_bigquery",
+    "gcp/bigquery_export_json_columns.csv": "gcp_bigquery",
+    "gcp/console_cost_table_usd.csv": "gcp_console",
 }
 # Real exports whose rows are all of other cloud services: detected, parsed, and nothing enters the ledger.
 WITHOUT_AI_ROWS = {
     "focus/focus_sample.csv",
     "azure/EA_ActualCost_Small.csv",
     "azure/sample-anonymous-ea-export-dataset.csv",
+    "aws/sample-anonymous-aws-export-dataset.csv",
 }
 
 
