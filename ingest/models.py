@@ -46,7 +46,13 @@ class CostBasis(models.TextChoices):
     AMORTIZED = "amortized", "Amortized"
     LIST = "list", "List"
     ESTIMATED = "estimated", "Estimated from list price"
+    SUPERSEDED = "superseded", "Estimate superseded by billed cost"
     UNKNOWN = "unknown", "Unknown"
+
+
+# Cost bases whose amounts count in totals: a superseded estimate is kept for reference only.
+COUNTED_COST_BASES = (CostBasis.BILLED, CostBasis.AMORTIZED, CostBasis.LIST, CostBasis.ESTIMATED, CostBasis.UNKNOWN)
+BILLED_COST_BASES = (CostBasis.BILLED, CostBasis.AMORTIZED)
 
 
 class LedgerEntry(models.Model):

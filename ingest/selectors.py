@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.models import Organization
 from finops.selectors import organizations_for_user
-from ingest.models import LedgerEntry, Upload
+from ingest.models import COUNTED_COST_BASES, LedgerEntry, Upload
 
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 SUMMARY_FIELDS = {
@@ -63,8 +63,8 @@ def usage_summary(
         *[f"g_{field}" for field in by]
     )
     rows = grouped.annotate(
-        tokens=Coalesce(Sum("quantity", filter=~Q(token_type="other")), Value(0)),
-        cost=Sum("cost"),
+        tokens=Coalesce(Sum("quantity", filter=~Q(token_type="other") & Q(unit="tokens")), Value(0)),
+        cost=Sum("cost", filter=Q(cost_basis__in=COUNTED_COST_BASES)),
         records=Count("id"),
     ).order_by(*[f"g_{field}" for field in by])
     result = []
@@ -86,6 +86,7 @@ def usage_daily_tokens(*, organization: Organization) -> list[tuple[date, int]]:
     rows = (
         LedgerEntry.objects.filter(organization=organization)
         .exclude(token_type="other")
+        .filter(unit="tokens")
         .values("date")
         .annotate(tokens=Sum("quantity"))
         .order_by("date")
@@ -94,13 +95,19 @@ def usage_daily_tokens(*, organization: Organization) -> list[tuple[date, int]]:
 
 
 def usage_cost_per_token(*, organization: Organization, date_from: date, date_to: date) -> Decimal | None:
-    """Average cost of one token (USD, billed or estimated) over a period, or None when nothing is priced."""
+    """Average cost of one token (USD, billed or estimated) over a period, or None when nothing is priced.
+
+    All USD cost that counts (billed rows of cost files included, superseded estimates excluded)
+    divided by all tokens of the period.
+    """
     totals = (
         ledger_for(organization=organization, date_from=date_from, date_to=date_to)
-        .exclude(token_type="other")
-        .filter(cost__isnull=False, currency="USD")
-        .aggregate(tokens=Sum("quantity"), cost=Sum("cost"))
+        .filter(currency="USD")
+        .aggregate(
+            tokens=Sum("quantity", filter=~Q(token_type="other") & Q(unit="tokens")),
+            cost=Sum("cost", filter=Q(cost_basis__in=COUNTED_COST_BASES)),
+        )
     )
-    if not totals["tokens"]:
+    if not totals["tokens"] or totals["cost"] is None:
         return None
     return Decimal(totals["cost"]) / Decimal(totals["tokens"])

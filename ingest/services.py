@@ -22,7 +22,7 @@ from django.utils.text import get_valid_filename
 
 from finops.models import AllocationRule, Organization
 from finops.selectors import PriceBook, allocation_rules_for, price_book
-from ingest.models import CostBasis, LedgerEntry, Upload
+from ingest.models import BILLED_COST_BASES, CostBasis, LedgerEntry, Upload
 from ingest.normalize import normalize_model
 from ingest.parsers import CanonicalRecord, IngestError, ParseStats, RowError, detect_format, parse_export
 
@@ -173,6 +173,9 @@ class _Tally:
         self.estimated_records = 0
         self.unpriced_records = 0
         self.days: set[date] = set()
+        # (provider, day) pairs this upload billed, and pairs it only estimated from list prices.
+        self.billed_keys: set[tuple[str, date]] = set()
+        self.estimated_keys: set[tuple[str, date]] = set()
 
     def add(self, row: tuple[object, ...]) -> None:
         self.records += 1
@@ -182,6 +185,11 @@ class _Tally:
         if cost is not None:
             self.cost[str(currency)] = self.cost.get(str(currency), Decimal(0)) + cost  # type: ignore[operator]
         self.days.add(row[3])  # type: ignore[arg-type]
+        basis = row[15]
+        if basis in BILLED_COST_BASES:
+            self.billed_keys.add((row[6], row[3]))  # type: ignore[arg-type]
+        elif basis == CostBasis.ESTIMATED:
+            self.estimated_keys.add((row[6], row[3]))  # type: ignore[arg-type]
 
     def date_range(self) -> tuple[str | None, str | None]:
         if not self.days:
@@ -285,6 +293,38 @@ def _replace_earlier_rows(*, upload: Upload, source_format: str, days: set[date]
     }
 
 
+def _supersede_estimates(*, upload: Upload, tally: _Tally) -> int:
+    """Join cost and usage at their coarsest common grain, provider x day: where billed cost exists,
+    list-price estimates for the same provider and day no longer count (they stay, marked superseded).
+
+    Covers both orders: a cost file arriving after the usage file, and a usage file arriving after it.
+    """
+    organization_rows = LedgerEntry.objects.filter(organization_id=upload.organization_id)
+    superseded = 0
+    for provider, days in _by_provider(tally.billed_keys).items():
+        superseded += organization_rows.filter(provider=provider, date__in=days, cost_basis=CostBasis.ESTIMATED).update(
+            cost_basis=CostBasis.SUPERSEDED
+        )
+    for provider, days in _by_provider(tally.estimated_keys).items():
+        billed_days = set(
+            organization_rows.filter(provider=provider, date__in=days, cost_basis__in=BILLED_COST_BASES)
+            .values_list("date", flat=True)
+            .distinct()
+        )
+        if billed_days:
+            superseded += organization_rows.filter(
+                upload=upload, provider=provider, date__in=billed_days, cost_basis=CostBasis.ESTIMATED
+            ).update(cost_basis=CostBasis.SUPERSEDED)
+    return superseded
+
+
+def _by_provider(keys: set[tuple[str, date]]) -> dict[str, list[date]]:
+    grouped: dict[str, list[date]] = {}
+    for provider, day in keys:
+        grouped.setdefault(provider, []).append(day)
+    return grouped
+
+
 def _claim(upload_id: int) -> Upload | None:
     """Mark the upload running, or return None when there is nothing to do (already finished)."""
     with transaction.atomic():
@@ -320,6 +360,7 @@ def upload_ingest(*, upload_id: int) -> Upload:
             records = parse_export(path, module, stats, max_expanded_bytes=limit)
             _write_rows(_ledger_rows(upload=upload, records=records, allocator=allocator, prices=prices, tally=tally))
             replaced = _replace_earlier_rows(upload=upload, source_format=module.NAME, days=tally.days)
+            superseded = _supersede_estimates(upload=upload, tally=tally)
             date_from, date_to = tally.date_range()
             upload.status = Upload.Status.SUCCEEDED
             upload.format = module.NAME
@@ -338,6 +379,7 @@ def upload_ingest(*, upload_id: int) -> Upload:
                 "date_from": date_from,
                 "date_to": date_to,
                 "replaced": replaced,
+                "estimates_superseded": superseded,
                 "duration_seconds": round(time.monotonic() - started, 3),
             }
             upload.finished_at = timezone.now()

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from finops.models import AllocationRule
 from ingest.models import LedgerEntry, Upload
 from ingest.parsers import IngestError
+from ingest.selectors import usage_summary
 from ingest.services import upload_create, upload_ingest
 from tests.factories import TeamFactory
 
@@ -188,3 +189,37 @@ def test_a_later_export_of_the_same_days_replaces_the_earlier_rows(organization)
         "date_to": "2025-01-01",
     }
     assert first.summary.get("replaced") is None
+
+
+ANTHROPIC_COST_HEADER = (
+    "usage_date_utc,model,workspace,api_key,usage_type,context_window,token_type,cost_usd,cost_type,inference_geo,speed"
+)
+ANTHROPIC_TOKENS_HEADER = (
+    "usage_date_utc,model_version,api_key,workspace,usage_type,context_window,usage_input_tokens_no_cache,"
+    "usage_input_tokens_cache_write_5m,usage_input_tokens_cache_write_1h,usage_input_tokens_cache_read,"
+    "usage_output_tokens,web_search_count,inference_geo,speed"
+)
+
+
+@pytest.mark.parametrize("cost_file_first", [False, True])
+def test_billed_cost_supersedes_list_price_estimates_for_the_same_provider_and_day(
+    organization, cost_file_first: bool
+) -> None:
+    tokens_file = (
+        f"{ANTHROPIC_TOKENS_HEADER}\n"
+        "2026-02-10,claude-sonnet-4-5-20250929,prod,Default,standard,≤ 200k,1000000,0,0,0,100000,0,global,\n"
+    ).encode()
+    cost_file = (
+        f"{ANTHROPIC_COST_HEADER}\n"
+        "2026-02-10,Claude Sonnet 4.5,Default,prod,message,≤ 200k,input_no_cache,2.50,token,global,\n"
+        "2026-02-10,Claude Sonnet 4.5,Default,prod,message,≤ 200k,output,1.25,token,global,\n"
+    ).encode()
+    files = [cost_file, tokens_file] if cost_file_first else [tokens_file, cost_file]
+
+    for index, content in enumerate(files):
+        ingest_bytes(organization, content, name=f"export-{index}.csv")
+
+    rows = LedgerEntry.objects.filter(organization=organization)
+    assert sorted(rows.values_list("cost_basis", flat=True)) == ["billed", "billed", "superseded", "superseded"]
+    summary = usage_summary(organization=organization, by=["provider"])
+    assert summary == [{"provider": "anthropic", "tokens": 1_100_000, "cost": Decimal("3.75"), "records": 4}]
