@@ -143,3 +143,26 @@ def test_unreadable_files_get_one_clear_message(tmp_path: Path, content: bytes, 
         detect_format(path)
 
     assert [e.message for e in caught.value.errors] == [expected]
+
+
+def test_broken_quoting_is_reported_with_its_row() -> None:
+    good = f"{DAY},proj_a,1.0,u,k,gpt-4o,False,default,,5.0,1.0,0.0,0.0,5.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0"
+    broken = f'{DAY},"proj_a,1.0,u,k,gpt-4o,False,default,,5.0,1.0,0.0,0.0,5.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0'
+
+    with pytest.raises(IngestError) as caught:
+        parse_text(f"{NEW_HEADER}\n{good}\n{broken}\n")
+
+    error = caught.value.errors[0]
+    assert error.row == 3
+    assert error.message.startswith("broken CSV quoting (unexpected end of data)")
+
+
+def test_bad_bytes_after_the_sniffed_head_are_reported_with_their_row(tmp_path: Path) -> None:
+    good = f"{DAY},proj_a,1.0,u,k,gpt-4o,False,default,,5.0,1.0,0.0,0.0,5.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0\n"
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((NEW_HEADER + "\n" + good * 2000).encode() + b"caf\xe9" + good.encode()[4:])
+
+    with pytest.raises(IngestError) as caught:
+        list(parse_export(path, detect_format(path), ParseStats()))
+
+    assert caught.value.errors[0].message == "not UTF-8 text (invalid continuation byte); expected UTF-8"
