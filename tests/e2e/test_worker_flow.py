@@ -84,3 +84,40 @@ def test_same_file_twice_through_the_worker_changes_nothing(
     assert second["status"] == "duplicate"
     assert second["duplicate_of"] == first["id"]
     assert list(LedgerEntry.objects.order_by("id").values_list("id", "quantity")) == rows_after_first
+
+
+def test_a_worker_child_killed_mid_ingest_leaves_nothing_partial_and_the_retry_finishes(
+    live_worker, api_client_for, analyst, organization, tmp_path
+) -> None:
+    import os
+    import signal
+
+    import psutil
+
+    client = api_client_for(analyst)
+    [export] = write_openai_usage_exports(tmp_path, end=date(2026, 10, 31), months=1, seed=5)
+    content = export.read_bytes()
+    header, body = content.split(b"\n", 1)
+    big = tmp_path / "completions_usage_big.csv"
+    big.write_bytes(header + b"\n" + body * 60)  # ~45,000 rows: a few seconds of ingest
+    expected_rows = body.count(b"\n") * 60
+    response = client.post(
+        "/api/v1/uploads/",
+        {"file": SimpleUploadedFile(big.name, big.read_bytes()), "organization": "acme"},
+        format="multipart",
+    )
+    upload_id = response.json()["id"]
+    first_claim = wait_for(client, f"/api/v1/uploads/{upload_id}/", final={"running", "succeeded"})
+    worker = psutil.Process(live_worker.pid)
+    busy = [child for child in worker.children() if child.cpu_percent(interval=0.2) > 5]
+
+    for child in busy:
+        os.kill(child.pid, signal.SIGKILL)  # the child holding the ingest dies mid-transaction
+    upload = wait_for(client, f"/api/v1/uploads/{upload_id}/", final={"succeeded", "failed"}, timeout=180)
+
+    assert first_claim["status"] == "running"
+    assert busy, "no busy worker child found to kill"
+    assert upload["started_at"] > first_claim["started_at"], "the task was not run again after the kill"
+    assert upload["status"] == "succeeded"
+    assert upload["summary"]["rows_read"] == expected_rows
+    assert LedgerEntry.objects.filter(upload_id=upload_id).count() == upload["summary"]["records"]
