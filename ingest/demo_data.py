@@ -1,40 +1,70 @@
-"""Generate realistic demo usage as real OpenAI dashboard usage export files.
+"""Generate realistic demo usage as real provider export files, one file per calendar month.
 
-The job of this module is to write ``completions_usage_<first-day>_<last-day>.csv`` files, one per
-calendar month, byte-compatible with the OpenAI dashboard usage export (new schema, daily buckets),
-so a demo organisation can be seeded through the ordinary ingest path instead of by writing ledger
-rows directly.
+The job of this module is to write files a demo organisation can be seeded with through the ordinary
+ingest path instead of by writing ledger rows directly:
+
+- OpenAI dashboard usage exports, ``completions_usage_<first-day>_<last-day>.csv`` (new schema, daily
+  buckets), for four projects: the bulk of the demo's usage;
+- Anthropic Console token exports, ``claude_api_tokens_YYYY_MM.csv`` (current header), for two
+  workspaces;
+- AWS Cost and Usage Report 2.0 CSVs with daily Amazon Bedrock line items of one account, next to
+  S3, EC2 and tax lines the ingest skips;
+- Azure FOCUS 1.2 exports with daily Azure OpenAI token rows of one subscription, next to non-AI rows.
 
 The synthetic usage has the features a forecaster has to cope with: a weekday/weekend cycle,
 compound monthly growth, launch steps, holiday dips, lognormal day-to-day noise, model migrations
 that follow real OpenAI snapshot release dates, prompt caching, cache writes and Batch API traffic.
 
 Pure Python (standard library only, no Django). Output is deterministic for a given seed: every
-random draw comes from a ``random.Random`` seeded by (seed, project, day).
+random draw comes from a ``random.Random`` seeded by (seed, project or stream, day).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 __all__ = [
+    "ANTHROPIC_HEADER",
+    "ANTHROPIC_WORKSPACES",
+    "AZURE_METERS",
+    "AZURE_OPENAI_ACCOUNTS",
+    "BEDROCK_RATES_PER_1K",
+    "BEDROCK_STREAMS",
+    "CUR2_HEADER",
     "DEMO_PROJECTS",
+    "FOCUS_HEADER",
     "HEADER",
+    "AnthropicWorkspace",
+    "AzureMeter",
+    "AzureOpenAIAccount",
+    "BedrockStream",
+    "DailyUsage",
     "DemoProject",
+    "DemoStream",
     "UsageRow",
+    "anthropic_export_filename",
+    "cur2_export_filename",
+    "demo_allocations",
     "export_filename",
+    "focus_export_filename",
     "generate_usage_rows",
     "model_shares",
     "month_spans",
     "release_date",
     "series_start",
+    "write_anthropic_token_exports",
+    "write_bedrock_cur2_exports",
+    "write_focus_exports",
     "write_openai_usage_exports",
 ]
 
@@ -272,9 +302,8 @@ def release_date(model: str) -> date | None:
     return date(year, month, day)
 
 
-def _adoption(model: str, day: date, lag_days: int) -> float:
-    """How far a newer model has been adopted on ``day``: 0 before release (and a lag), ramping to 1."""
-    released = release_date(model)
+def _adoption(released: date | None, day: date, lag_days: int) -> float:
+    """How far a model released on ``released`` has been adopted on ``day``: 0 before release (and a lag), then 1."""
     if released is None:
         return 1.0
     age = (day - released).days
@@ -283,32 +312,35 @@ def _adoption(model: str, day: date, lag_days: int) -> float:
     return min(1.0, max(0.0, (age - lag_days) / ADOPTION_RAMP_DAYS))
 
 
-def _is_released(model: str, day: date) -> bool:
-    released = release_date(model)
-    return released is None or released <= day
+def _release_shares(releases: Sequence[date | None], day: date, lag_days: int) -> list[float]:
+    """Traffic share on ``day`` of each model of an adoption chain, given the models' release dates.
+
+    Newer models take over from older ones, which keep a residue; a model not yet released has 0.
+    All zeros when no model of the chain exists on that day.
+    """
+    adoption = [_adoption(released, day, lag_days) for released in releases]
+    live = [released is None or released <= day for released in releases]
+    if not any(live):
+        return [0.0] * len(releases)
+    # The first model that exists on that day is the chain's original one: fully adopted.
+    adoption[live.index(True)] = 1.0
+    weights: list[float] = []
+    for index, weight in enumerate(adoption):
+        for newer in adoption[index + 1 :]:
+            weight *= 1.0 - (1.0 - LEGACY_SHARE) * newer
+        weights.append(weight)
+    total = sum(weight for weight in weights if weight > 0)
+    return [weight / total if weight > 0 else 0.0 for weight in weights]
 
 
 def model_shares(models: Sequence[str], day: date, *, lag_days: int = ADOPTION_LAG_DAYS) -> dict[str, float]:
     """Traffic share of each model on ``day``; newer models take over, older ones keep a residue."""
-    adoption = [_adoption(model, day, lag_days) for model in models]
-    if not any(_is_released(model, day) for model in models):
-        return {}
-    # The first model that exists on that day is the project's original one: fully adopted.
-    first_live = next(index for index, model in enumerate(models) if _is_released(model, day))
-    adoption[first_live] = 1.0
-    weights: dict[str, float] = {}
-    for index, model in enumerate(models):
-        weight = adoption[index]
-        for newer in adoption[index + 1 :]:
-            weight *= 1.0 - (1.0 - LEGACY_SHARE) * newer
-        if weight > 0:
-            weights[model] = weight
-    total = sum(weights.values())
-    return {model: weight / total for model, weight in weights.items()}
+    shares = _release_shares([release_date(model) for model in models], day, lag_days)
+    return {model: share for model, share in zip(models, shares, strict=True) if share > 0}
 
 
-def _calendar_factor(project: DemoProject, day: date) -> float:
-    factor = project.weekend_factor if day.weekday() >= 5 else 1.0
+def _calendar_factor(weekend_factor: float, day: date) -> float:
+    factor = weekend_factor if day.weekday() >= 5 else 1.0
     return factor * HOLIDAY_FACTORS.get((day.month, day.day), 1.0)
 
 
@@ -323,7 +355,7 @@ def _project_rows(project: DemoProject, day: date, offset: int, seed: int) -> It
     volume = project.base_daily_tokens * (1.0 + project.monthly_growth) ** (offset / DAYS_PER_MONTH)
     if project.launch_day is not None and offset >= project.launch_day:
         volume *= project.launch_factor
-    volume *= _calendar_factor(project, day) * _noise(rng, DAILY_NOISE_SIGMA)
+    volume *= _calendar_factor(project.weekend_factor, day) * _noise(rng, DAILY_NOISE_SIGMA)
 
     key_shares = [1.0 - SECONDARY_KEY_SHARE * (len(project.api_keys) - 1)]
     key_shares += [SECONDARY_KEY_SHARE] * (len(project.api_keys) - 1)
@@ -410,3 +442,946 @@ def write_openai_usage_exports(
         path.write_bytes(buffer.getvalue().encode("utf-8"))
         paths.append(path)
     return paths
+
+
+# --- Other providers: Anthropic Console, AWS CUR 2.0 (Bedrock), FOCUS (Azure OpenAI) --------------
+
+
+@dataclass(frozen=True)
+class DemoStream:
+    """One usage stream of another provider (a workspace, an account, a subscription) and its shape.
+
+    ``models`` lists (model as the export names it, release date) in adoption order, with the same
+    takeover rules as the OpenAI projects. ``side_models`` lists (model, release date, share): models
+    that take a fixed share of the traffic once adopted, next to the chain (a small model for
+    background work). ``key`` seeds the stream's random draws.
+    """
+
+    key: str
+    team: str
+    models: tuple[tuple[str, date], ...]
+    base_daily_tokens: int
+    monthly_growth: float
+    output_ratio: float
+    cached_share: float = 0.0  # cache reads as a share of all input tokens
+    cache_write_share: float = 0.0  # cache writes as a share of all input tokens
+    weekend_factor: float = 0.42
+    launch_day: int | None = None
+    launch_factor: float = 1.0
+    adoption_lag_days: int = ADOPTION_LAG_DAYS
+    side_models: tuple[tuple[str, date, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class DailyUsage:
+    """One stream's usage of one model on one day, by token type (``input_tokens`` is uncached input)."""
+
+    day: date
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cached_tokens + self.cache_write_tokens
+
+
+def _stream_shares(stream: DemoStream, day: date) -> dict[str, float]:
+    lag = stream.adoption_lag_days
+    side = {
+        model: share * _adoption(released, day, lag)
+        for model, released, share in stream.side_models
+        if _adoption(released, day, lag) > 0
+    }
+    rest = 1.0 - sum(side.values())
+    chain = _release_shares([released for _, released in stream.models], day, lag)
+    shares = {model: share * rest for (model, _), share in zip(stream.models, chain, strict=True) if share > 0}
+    return {**shares, **side}
+
+
+def _stream_usage(stream: DemoStream, day: date, offset: int, seed: int) -> Iterator[DailyUsage]:
+    rng = random.Random(f"{seed}:{stream.key}:{day.isoformat()}")
+    volume = stream.base_daily_tokens * (1.0 + stream.monthly_growth) ** (offset / DAYS_PER_MONTH)
+    if stream.launch_day is not None and offset >= stream.launch_day:
+        volume *= stream.launch_factor
+    volume *= _calendar_factor(stream.weekend_factor, day) * _noise(rng, DAILY_NOISE_SIGMA)
+    for model, share in _stream_shares(stream, day).items():
+        total = volume * share * _noise(rng, SPLIT_NOISE_SIGMA)
+        ratio = stream.output_ratio * _noise(rng, SPLIT_NOISE_SIGMA)
+        all_input = round(total / (1.0 + ratio))
+        output_tokens = round(total - all_input)
+        cached = round(all_input * min(0.95, stream.cached_share * _noise(rng, SPLIT_NOISE_SIGMA)))
+        cache_write = round(all_input * stream.cache_write_share * _noise(rng, SPLIT_NOISE_SIGMA))
+        cache_write = min(cache_write, all_input - cached)
+        if all_input <= 0 and output_tokens <= 0:
+            continue
+        yield DailyUsage(
+            day=day,
+            model=model,
+            input_tokens=all_input - cached - cache_write,
+            output_tokens=output_tokens,
+            cached_tokens=cached,
+            cache_write_tokens=cache_write,
+        )
+
+
+def _days(start: date, end: date) -> Iterator[tuple[int, date]]:
+    for offset in range((end - start).days + 1):
+        yield offset, start + timedelta(days=offset)
+
+
+def _write_monthly_csv(
+    directory: Path,
+    *,
+    start: date,
+    end: date,
+    header: Sequence[str],
+    rows_by_month: dict[tuple[int, int], list[list[str]]],
+    filename: Callable[[date, date], str],
+) -> list[Path]:
+    """Write one CSV per calendar month of ``start..end`` (header, then that month's rows); return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for first, last in month_spans(start, end):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows_by_month.get((first.year, first.month), []))
+        path = directory / filename(first, last)
+        path.write_bytes(buffer.getvalue().encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A plain decimal (no exponent, no trailing zeros): ``3.75``, ``0.0001875``, ``0``."""
+    text = format(value.quantize(Decimal("1e-10")), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _utc_instant(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+# Anthropic Console token export (reference/export-formats.md section 5).
+
+ANTHROPIC_HEADER: tuple[str, ...] = (
+    "usage_date_utc",
+    "model_version",
+    "api_key",
+    "workspace",
+    "usage_type",
+    "context_window",
+    "usage_input_tokens_no_cache",
+    "usage_input_tokens_cache_write_5m",
+    "usage_input_tokens_cache_write_1h",
+    "usage_input_tokens_cache_read",
+    "usage_output_tokens",
+    "web_search_count",
+    "inference_geo",
+    "speed",
+)
+_CLAUDE_SONNET_CHAIN: tuple[tuple[str, date], ...] = (
+    ("claude-3-5-sonnet-20241022", date(2024, 10, 22)),
+    ("claude-sonnet-4-20250514", date(2025, 5, 14)),
+    ("claude-sonnet-4-5-20250929", date(2025, 9, 29)),
+)
+
+
+@dataclass(frozen=True)
+class AnthropicWorkspace:
+    """An Anthropic Console workspace of the demo organisation, its API key name and its usage."""
+
+    workspace: str
+    api_key: str
+    usage: DemoStream
+    cache_write_1h_share: float = 0.0  # share of cache writes with the 1-hour TTL (the rest is 5 minutes)
+    web_searches_per_million_tokens: float = 0.0
+
+
+ANTHROPIC_WORKSPACES: tuple[AnthropicWorkspace, ...] = (
+    AnthropicWorkspace(
+        workspace="Support Assistant",
+        api_key="support-prod",
+        usage=DemoStream(
+            key="anthropic:support-assistant",
+            team="Support",
+            models=_CLAUDE_SONNET_CHAIN,
+            base_daily_tokens=3_500_000,
+            monthly_growth=0.05,
+            output_ratio=0.12,
+            cached_share=0.55,
+            cache_write_share=0.04,
+            weekend_factor=0.55,
+            adoption_lag_days=21,
+        ),
+        web_searches_per_million_tokens=40.0,
+    ),
+    AnthropicWorkspace(
+        workspace="Claude Code",
+        api_key="eng-tools",
+        usage=DemoStream(
+            key="anthropic:claude-code",
+            team="Engineering",
+            models=_CLAUDE_SONNET_CHAIN,
+            base_daily_tokens=5_500_000,
+            monthly_growth=0.08,
+            output_ratio=0.04,
+            cached_share=0.86,
+            cache_write_share=0.05,
+            weekend_factor=0.18,
+            launch_day=170,  # the tool was rolled out to the whole engineering department
+            launch_factor=1.6,
+            adoption_lag_days=3,
+            side_models=(("claude-haiku-4-5-20251001", date(2025, 10, 1), 0.2),),
+        ),
+        cache_write_1h_share=0.15,
+    ),
+)
+
+
+def anthropic_export_filename(first: date) -> str:
+    """The Console's name for a month's token export: ``claude_api_tokens_2026_03.csv``."""
+    return f"claude_api_tokens_{first.year}_{first.month:02d}.csv"
+
+
+def _anthropic_row(workspace: AnthropicWorkspace, usage: DailyUsage, rng: random.Random) -> list[str]:
+    cache_write_1h = round(usage.cache_write_tokens * workspace.cache_write_1h_share)
+    web_searches = round(
+        usage.total_tokens / 1_000_000 * workspace.web_searches_per_million_tokens * _noise(rng, SPLIT_NOISE_SIGMA)
+    )
+    return [
+        usage.day.isoformat(),
+        usage.model,
+        workspace.api_key,
+        workspace.workspace,
+        "standard",
+        "≤ 200k",
+        str(usage.input_tokens),
+        str(usage.cache_write_tokens - cache_write_1h),
+        str(cache_write_1h),
+        str(usage.cached_tokens),
+        str(usage.output_tokens),
+        str(web_searches),
+        "not_available",
+        "",
+    ]
+
+
+def write_anthropic_token_exports(
+    directory: Path,
+    *,
+    end: date,
+    months: int = 18,
+    seed: int = 7,
+    workspaces: Sequence[AnthropicWorkspace] = ANTHROPIC_WORKSPACES,
+) -> list[Path]:
+    """Write one Anthropic Console token export (current header) per calendar month; return the paths.
+
+    Daily rows per workspace and model, months as in ``write_openai_usage_exports``.
+    """
+    start = series_start(end, months)
+    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
+    for offset, day in _days(start, end):
+        for workspace in workspaces:
+            rng = random.Random(f"{seed}:{workspace.usage.key}:searches:{day.isoformat()}")
+            for usage in _stream_usage(workspace.usage, day, offset, seed):
+                rows_by_month.setdefault((day.year, day.month), []).append(_anthropic_row(workspace, usage, rng))
+    return _write_monthly_csv(
+        directory,
+        start=start,
+        end=end,
+        header=ANTHROPIC_HEADER,
+        rows_by_month=rows_by_month,
+        filename=lambda first, _last: anthropic_export_filename(first),
+    )
+
+
+# AWS Cost and Usage Report 2.0 with Amazon Bedrock (reference/export-formats.md section 8).
+
+CUR2_HEADER: tuple[str, ...] = (
+    "identity_line_item_id",
+    "identity_time_interval",
+    "bill_bill_type",
+    "bill_billing_entity",
+    "bill_payer_account_id",
+    "bill_billing_period_start_date",
+    "bill_billing_period_end_date",
+    "line_item_usage_account_id",
+    "line_item_line_item_type",
+    "line_item_usage_start_date",
+    "line_item_usage_end_date",
+    "line_item_product_code",
+    "line_item_usage_type",
+    "line_item_operation",
+    "line_item_resource_id",
+    "line_item_usage_amount",
+    "line_item_currency_code",
+    "line_item_unblended_rate",
+    "line_item_unblended_cost",
+    "line_item_line_item_description",
+    "product_product_name",
+    "product_region_code",
+    "product_servicecode",
+    "pricing_unit",
+    "pricing_public_on_demand_rate",
+    "pricing_public_on_demand_cost",
+    "resource_tags",
+)
+AWS_PAYER_ACCOUNT = "111122223333"
+AWS_ANALYTICS_ACCOUNT = "210987654321"
+AWS_REGION = "us-east-1"
+AWS_TAX_RATE = Decimal("0.06")
+_AWS_TAGS = '{"user_team":"analytics","user_env":"prod"}'
+# Bedrock on-demand rates in USD per 1K tokens (us-east-1), by billing name and token type.
+BEDROCK_RATES_PER_1K: dict[str, dict[str, Decimal]] = {
+    "Claude3.7Sonnet": {
+        "input": Decimal("0.003"),
+        "output": Decimal("0.015"),
+        "cached_input": Decimal("0.0003"),
+        "cache_write": Decimal("0.00375"),
+    },
+    "Claude4.5Sonnet": {
+        "input": Decimal("0.003"),
+        "output": Decimal("0.015"),
+        "cached_input": Decimal("0.0003"),
+        "cache_write": Decimal("0.00375"),
+    },
+    "NovaLite": {
+        "input": Decimal("0.00006"),
+        "output": Decimal("0.00024"),
+        "cached_input": Decimal("0.000015"),
+        "cache_write": Decimal("0"),
+    },
+}
+_BEDROCK_USAGE_SUFFIX = {
+    "input": ("input-tokens", "input"),
+    "output": ("output-tokens", "output"),
+    "cached_input": ("cache-read-input-token-count", "cache read input"),
+    "cache_write": ("cache-write-input-token-count", "cache write input"),
+}
+
+
+@dataclass(frozen=True)
+class BedrockStream:
+    """Bedrock usage of the analytics AWS account; ``resource_id`` is its application inference profile, if any."""
+
+    usage: DemoStream
+    resource_id: str = ""
+
+
+BEDROCK_STREAMS: tuple[BedrockStream, ...] = (
+    BedrockStream(
+        usage=DemoStream(
+            key="bedrock:analytics-claude",
+            team="Analytics",
+            models=(("Claude3.7Sonnet", date(2025, 2, 24)), ("Claude4.5Sonnet", date(2025, 9, 29))),
+            base_daily_tokens=5_000_000,
+            monthly_growth=0.06,
+            output_ratio=0.18,
+            cached_share=0.3,
+            cache_write_share=0.03,
+            weekend_factor=0.5,
+            adoption_lag_days=30,
+        ),
+        resource_id=(
+            f"arn:aws:bedrock:{AWS_REGION}:{AWS_ANALYTICS_ACCOUNT}:application-inference-profile/k3x9q2m7v1ab"
+        ),
+    ),
+    BedrockStream(
+        usage=DemoStream(
+            key="bedrock:analytics-nova",
+            team="Analytics",
+            models=(("NovaLite", date(2024, 12, 3)),),
+            base_daily_tokens=8_000_000,
+            monthly_growth=0.04,
+            output_ratio=0.08,
+            cached_share=0.1,
+            weekend_factor=0.6,
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _CurLine:
+    """One CUR 2.0 line item before it is written."""
+
+    line_item_type: str
+    start: date
+    end: date  # exclusive
+    product_code: str
+    usage_type: str
+    operation: str
+    resource_id: str
+    amount: Decimal
+    rate: Decimal | None
+    cost: Decimal
+    description: str
+    product_name: str
+    pricing_unit: str
+    tags: str
+
+
+def cur2_export_filename(first: date) -> str:
+    return f"aws_cur2_{first.year}_{first.month:02d}.csv"
+
+
+def _line_item_id(seed: int, *parts: object) -> str:
+    """A stable 52-character id in the style of CUR's ``identity_line_item_id``."""
+    digest = hashlib.sha256(":".join(str(part) for part in (seed, *parts)).encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:52]
+
+
+def _cur_fields(line: _CurLine, *, first: date, next_first: date, seed: int) -> list[str]:
+    return [
+        _line_item_id(seed, line.start, line.line_item_type, line.usage_type, line.resource_id, line.product_code),
+        f"{_utc_instant(line.start)}/{_utc_instant(line.end)}",
+        "Anniversary",
+        "AWS",
+        AWS_PAYER_ACCOUNT,
+        _utc_instant(first),
+        _utc_instant(next_first),
+        AWS_ANALYTICS_ACCOUNT,
+        line.line_item_type,
+        _utc_instant(line.start),
+        _utc_instant(line.end),
+        line.product_code,
+        line.usage_type,
+        line.operation,
+        line.resource_id,
+        _decimal_text(line.amount),
+        "USD",
+        "" if line.rate is None else _decimal_text(line.rate),
+        _decimal_text(line.cost),
+        line.description,
+        line.product_name,
+        AWS_REGION if line.line_item_type != "Tax" else "",
+        line.product_code,
+        line.pricing_unit,
+        "" if line.rate is None else _decimal_text(line.rate),
+        "" if line.line_item_type == "Tax" else _decimal_text(line.cost),
+        line.tags,
+    ]
+
+
+def _bedrock_lines(bedrock: BedrockStream, usage: DailyUsage) -> Iterator[_CurLine]:
+    counts = {
+        "input": usage.input_tokens,
+        "output": usage.output_tokens,
+        "cached_input": usage.cached_tokens,
+        "cache_write": usage.cache_write_tokens,
+    }
+    for token_type, tokens in counts.items():
+        if tokens <= 0:
+            continue
+        rate = BEDROCK_RATES_PER_1K[usage.model][token_type]
+        amount = Decimal(tokens) / 1000  # usage_amount is in the pricing unit, 1K tokens
+        suffix, words = _BEDROCK_USAGE_SUFFIX[token_type]
+        yield _CurLine(
+            line_item_type="Usage",
+            start=usage.day,
+            end=usage.day + timedelta(days=1),
+            product_code="AmazonBedrock",
+            usage_type=f"USE1-{usage.model}-{suffix}",
+            operation="InvokeModelInference",
+            resource_id=bedrock.resource_id,
+            amount=amount,
+            rate=rate,
+            cost=amount * rate,
+            description=f"${_decimal_text(rate)} per 1K {words} tokens for {usage.model} in US East (N. Virginia)",
+            product_name="Amazon Bedrock",
+            pricing_unit="1K tokens",
+            tags=_AWS_TAGS,
+        )
+
+
+def _other_aws_lines(day: date, offset: int) -> Iterator[_CurLine]:
+    """A data lake bucket and an always-on instance: rows the Bedrock parser skips."""
+    stored_gb = Decimal(round(2_400 * 1.03 ** (offset / DAYS_PER_MONTH)))
+    days_in_month = (_add_months(date(day.year, day.month, 1), 1) - timedelta(days=1)).day
+    gb_months = (stored_gb / days_in_month).quantize(Decimal("1e-8"))
+    storage_rate = Decimal("0.023")
+    yield _CurLine(
+        line_item_type="Usage",
+        start=day,
+        end=day + timedelta(days=1),
+        product_code="AmazonS3",
+        usage_type="USE1-TimedStorage-ByteHrs",
+        operation="StandardStorage",
+        resource_id="tokencast-demo-analytics-lake",
+        amount=gb_months,
+        rate=storage_rate,
+        cost=gb_months * storage_rate,
+        description="$0.023 per GB - first 50 TB / month of storage used",
+        product_name="Amazon Simple Storage Service",
+        pricing_unit="GB-Mo",
+        tags=_AWS_TAGS,
+    )
+    instance_rate = Decimal("0.384")
+    yield _CurLine(
+        line_item_type="Usage",
+        start=day,
+        end=day + timedelta(days=1),
+        product_code="AmazonEC2",
+        usage_type="USE1-BoxUsage:m5.2xlarge",
+        operation="RunInstances",
+        resource_id="i-0c4f9a2e7b1d35e68",
+        amount=Decimal(24),
+        rate=instance_rate,
+        cost=24 * instance_rate,
+        description="$0.384 per On Demand Linux m5.2xlarge Instance Hour",
+        product_name="Amazon Elastic Compute Cloud",
+        pricing_unit="Hrs",
+        tags=_AWS_TAGS,
+    )
+
+
+def _tax_lines(lines: Sequence[_CurLine], first: date, next_first: date) -> Iterator[_CurLine]:
+    """One Tax line per product for the month; the Bedrock parser skips them."""
+    cost_by_product: dict[str, tuple[str, Decimal]] = {}
+    for line in lines:
+        name, cost = cost_by_product.get(line.product_code, (line.product_name, Decimal(0)))
+        cost_by_product[line.product_code] = (name, cost + line.cost)
+    for product_code, (product_name, cost) in cost_by_product.items():
+        yield _CurLine(
+            line_item_type="Tax",
+            start=first,
+            end=next_first,
+            product_code=product_code,
+            usage_type="",
+            operation="",
+            resource_id="",
+            amount=Decimal(1),
+            rate=None,
+            cost=(cost * AWS_TAX_RATE).quantize(Decimal("1e-8")),
+            description="Tax for product code " + product_code,
+            product_name=product_name,
+            pricing_unit="",
+            tags="",
+        )
+
+
+def write_bedrock_cur2_exports(
+    directory: Path,
+    *,
+    end: date,
+    months: int = 18,
+    seed: int = 7,
+    streams: Sequence[BedrockStream] = BEDROCK_STREAMS,
+) -> list[Path]:
+    """Write one AWS CUR 2.0 CSV per calendar month: daily Bedrock token line items, S3 and EC2, and tax.
+
+    ``line_item_usage_amount`` of token lines is in thousands (``pricing_unit`` ``1K tokens``) and the
+    unblended cost is that amount times the on-demand rate.
+    """
+    start = series_start(end, months)
+    lines_by_month: dict[tuple[int, int], list[_CurLine]] = {}
+    for offset, day in _days(start, end):
+        month = lines_by_month.setdefault((day.year, day.month), [])
+        for stream in streams:
+            for usage in _stream_usage(stream.usage, day, offset, seed):
+                month.extend(_bedrock_lines(stream, usage))
+        month.extend(_other_aws_lines(day, offset))
+    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
+    for first, _last in month_spans(start, end):
+        first_of_month = date(first.year, first.month, 1)
+        next_first = _add_months(first_of_month, 1)
+        lines = lines_by_month.get((first.year, first.month), [])
+        rows_by_month[(first.year, first.month)] = [
+            _cur_fields(line, first=first_of_month, next_first=next_first, seed=seed)
+            for line in (*lines, *_tax_lines(lines, first_of_month, next_first))
+        ]
+    return _write_monthly_csv(
+        directory,
+        start=start,
+        end=end,
+        header=CUR2_HEADER,
+        rows_by_month=rows_by_month,
+        filename=lambda first, _last: cur2_export_filename(first),
+    )
+
+
+# FOCUS 1.2 export from Azure Cost Management, with Azure OpenAI (reference/export-formats.md sections 10-11).
+
+FOCUS_HEADER: tuple[str, ...] = (
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingAccountType",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "CapacityReservationId",
+    "CapacityReservationStatus",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountQuantity",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
+    "CommitmentDiscountUnit",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "EffectiveCost",
+    "InvoiceId",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "RegionId",
+    "RegionName",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceDetails",
+    "SkuPriceId",
+    "SubAccountId",
+    "SubAccountName",
+    "SubAccountType",
+    "Tags",
+    "x_AccountId",
+    "x_AccountName",
+    "x_AccountOwnerId",
+    "x_AmortizationClass",
+    "x_BilledCostInUsd",
+    "x_BilledUnitPrice",
+    "x_BillingAccountId",
+    "x_BillingAccountName",
+    "x_BillingExchangeRate",
+    "x_BillingExchangeRateDate",
+    "x_BillingProfileId",
+    "x_BillingProfileName",
+    "x_ContractedCostInUsd",
+    "x_CostAllocationRuleName",
+    "x_CostCenter",
+    "x_CustomerId",
+    "x_CustomerName",
+    "x_EffectiveCostInUsd",
+    "x_EffectiveUnitPrice",
+    "x_InvoiceSectionId",
+    "x_InvoiceSectionName",
+    "x_ListCostInUsd",
+    "x_PartnerCreditApplied",
+    "x_PartnerCreditRate",
+    "x_PricingBlockSize",
+    "x_PricingCurrency",
+    "x_PricingSubcategory",
+    "x_PricingUnitDescription",
+    "x_PublisherCategory",
+    "x_PublisherId",
+    "x_ResellerId",
+    "x_ResellerName",
+    "x_ResourceGroupName",
+    "x_ResourceType",
+    "x_ServiceModel",
+    "x_ServicePeriodEnd",
+    "x_ServicePeriodStart",
+    "x_SkuDescription",
+    "x_SkuDetails",
+    "x_SkuIsCreditEligible",
+    "x_SkuMeterCategory",
+    "x_SkuMeterId",
+    "x_SkuMeterName",
+    "x_SkuMeterSubcategory",
+    "x_SkuOfferId",
+    "x_SkuOrderId",
+    "x_SkuOrderName",
+    "x_SkuPlanName",
+    "x_SkuPartNumber",
+    "x_SkuRegion",
+    "x_SkuServiceFamily",
+    "x_SkuTier",
+)
+AZURE_SUBSCRIPTION_ID = "/subscriptions/6f1c2b7e-3d4a-4e8b-9c1d-2a5b7e9f0c3d"
+AZURE_SUBSCRIPTION_NAME = "platform-prod"
+AZURE_RESOURCE_GROUP = "rg-platform"
+AZURE_BILLING_ACCOUNT = "/providers/Microsoft.Billing/billingAccounts/81234567"
+_AZURE_PROVIDERS = f"{AZURE_SUBSCRIPTION_ID}/resourcegroups/{AZURE_RESOURCE_GROUP}/providers"
+_AZURE_TAGS = '{"team":"platform","env":"prod"}'
+
+
+@dataclass(frozen=True)
+class AzureMeter:
+    """An Azure OpenAI token meter: its name, price in USD per block of tokens and block size."""
+
+    name: str
+    unit_price: Decimal
+    block: int
+    subcategory: str = "Azure OpenAI"
+
+    @property
+    def unit_description(self) -> str:
+        return "1M" if self.block == 1_000_000 else "1K"
+
+
+# Global-deployment meters of the Azure retail price list, by model and token type.
+AZURE_METERS: dict[str, dict[str, AzureMeter]] = {
+    "gpt 4o mini 0718": {
+        "input": AzureMeter("gpt 4o mini 0718 Inp glbl Tokens", Decimal("0.00015"), 1000),
+        "output": AzureMeter("gpt 4o mini 0718 Outp glbl Tokens", Decimal("0.0006"), 1000),
+        "cached_input": AzureMeter("gpt 4o mini 0718 cached Inp glbl Tokens", Decimal("0.000075"), 1000),
+    },
+    "gpt 4.1 mini": {
+        "input": AzureMeter("gpt 4.1 mini Inp glbl Tokens", Decimal("0.0004"), 1000),
+        "output": AzureMeter("gpt 4.1 mini Outp glbl Tokens", Decimal("0.0016"), 1000),
+        "cached_input": AzureMeter("gpt 4.1 mini cached Inp glbl Tokens", Decimal("0.0001"), 1000),
+    },
+    "GPT 5 Mini": {
+        "input": AzureMeter("GPT 5 Mini Inpt Glbl 1M Tokens", Decimal("0.25"), 1_000_000, "Azure OpenAI GPT5"),
+        "output": AzureMeter("GPT 5 Mini outpt Glbl 1M Tokens", Decimal("2.0"), 1_000_000, "Azure OpenAI GPT5"),
+        "cached_input": AzureMeter(
+            "GPT 5 Mini Inpt cchd Glbl 1M Tokens", Decimal("0.025"), 1_000_000, "Azure OpenAI GPT5"
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class AzureOpenAIAccount:
+    """An Azure OpenAI resource in the platform subscription and its usage (models are AZURE_METERS keys)."""
+
+    name: str
+    region: str
+    region_name: str
+    usage: DemoStream
+
+
+AZURE_OPENAI_ACCOUNTS: tuple[AzureOpenAIAccount, ...] = (
+    AzureOpenAIAccount(
+        name="aoai-platform-eus2",
+        region="eastus2",
+        region_name="East US 2",
+        usage=DemoStream(
+            key="azure:platform",
+            team="Platform",
+            models=(
+                ("gpt 4o mini 0718", date(2024, 7, 18)),
+                ("gpt 4.1 mini", date(2025, 4, 14)),
+                ("GPT 5 Mini", date(2025, 8, 7)),
+            ),
+            base_daily_tokens=9_000_000,
+            monthly_growth=0.05,
+            output_ratio=0.3,
+            cached_share=0.25,
+            weekend_factor=0.45,
+            launch_day=300,
+            launch_factor=1.3,
+            adoption_lag_days=45,
+        ),
+    ),
+)
+
+
+def focus_export_filename(first: date) -> str:
+    return f"azure_focus_{first.year}_{first.month:02d}.csv"
+
+
+@dataclass(frozen=True)
+class _FocusCharge:
+    """One daily Azure charge before it is written as a FOCUS row."""
+
+    day: date
+    meter: str
+    meter_category: str
+    meter_subcategory: str
+    service: tuple[str, str, str]  # ServiceCategory, ServiceName, ServiceSubcategory
+    resource: tuple[str, str]  # ResourceType and the path under the resource group's providers
+    region: tuple[str, str]  # RegionId, RegionName
+    consumed: Decimal
+    consumed_unit: str
+    block: int  # x_PricingBlockSize: PricingQuantity = ConsumedQuantity / block
+    block_description: str
+    unit_price: Decimal  # USD per block
+
+    @property
+    def pricing_quantity(self) -> Decimal:
+        return self.consumed / self.block
+
+
+def _focus_fields(charge: _FocusCharge, *, first: date, next_first: date, invoice_id: str) -> list[str]:
+    """The charge as a row in FOCUS_HEADER order; columns Azure leaves empty stay empty."""
+    cost = _decimal_text(charge.pricing_quantity * charge.unit_price)
+    price = _decimal_text(charge.unit_price)
+    category, service_name, subcategory = charge.service
+    resource_type, resource_path = charge.resource
+    values = {
+        "BilledCost": cost,
+        "BillingAccountId": AZURE_BILLING_ACCOUNT,
+        "BillingAccountName": "Demo Corp",
+        "BillingAccountType": "Billing Profile",
+        "BillingCurrency": "USD",
+        "BillingPeriodEnd": _utc_instant(next_first),
+        "BillingPeriodStart": _utc_instant(first),
+        "ChargeCategory": "Usage",
+        "ChargeDescription": charge.meter,
+        "ChargeFrequency": "Usage-Based",
+        "ChargePeriodEnd": _utc_instant(charge.day + timedelta(days=1)),
+        "ChargePeriodStart": _utc_instant(charge.day),
+        "ConsumedQuantity": _decimal_text(charge.consumed),
+        "ConsumedUnit": charge.consumed_unit,
+        "ContractedCost": cost,
+        "ContractedUnitPrice": price,
+        "EffectiveCost": cost,
+        "InvoiceId": invoice_id,
+        "InvoiceIssuerName": "Microsoft",
+        "ListCost": cost,
+        "ListUnitPrice": price,
+        "PricingCategory": "Standard",
+        "PricingCurrency": "USD",
+        "PricingQuantity": _decimal_text(charge.pricing_quantity),
+        "PricingUnit": charge.consumed_unit,
+        "ProviderName": "Microsoft",
+        "PublisherName": "Microsoft",
+        "RegionId": charge.region[0],
+        "RegionName": charge.region[1],
+        "ResourceId": f"{_AZURE_PROVIDERS}/{resource_path}",
+        "ResourceName": resource_path.rsplit("/", 1)[-1],
+        "ResourceType": resource_type,
+        "ServiceCategory": category,
+        "ServiceName": service_name,
+        "ServiceSubcategory": subcategory,
+        "SkuMeter": charge.meter,
+        "SubAccountId": AZURE_SUBSCRIPTION_ID,
+        "SubAccountName": AZURE_SUBSCRIPTION_NAME,
+        "SubAccountType": "Subscription",
+        "Tags": _AZURE_TAGS,
+        "x_BilledCostInUsd": cost,
+        "x_BillingExchangeRate": "1",
+        "x_EffectiveCostInUsd": cost,
+        "x_EffectiveUnitPrice": price,
+        "x_ListCostInUsd": cost,
+        "x_PricingBlockSize": str(charge.block),
+        "x_PricingCurrency": "USD",
+        "x_PricingUnitDescription": charge.block_description,
+        "x_ResourceGroupName": AZURE_RESOURCE_GROUP,
+        "x_SkuMeterCategory": charge.meter_category,
+        "x_SkuMeterName": charge.meter,
+        "x_SkuMeterSubcategory": charge.meter_subcategory,
+    }
+    return [values.get(column, "") for column in FOCUS_HEADER]
+
+
+def _azure_token_charges(account: AzureOpenAIAccount, usage: DailyUsage) -> Iterator[_FocusCharge]:
+    counts = {"input": usage.input_tokens, "output": usage.output_tokens, "cached_input": usage.cached_tokens}
+    for token_type, tokens in counts.items():
+        if tokens <= 0:
+            continue
+        meter = AZURE_METERS[usage.model][token_type]
+        yield _FocusCharge(
+            day=usage.day,
+            meter=meter.name,
+            meter_category="Foundry Models",
+            meter_subcategory=meter.subcategory,
+            service=("AI and Machine Learning", "Azure OpenAI", "Generative AI"),
+            resource=("Azure AI services", f"microsoft.cognitiveservices/accounts/{account.name}"),
+            region=(account.region, account.region_name),
+            consumed=Decimal(tokens),
+            consumed_unit="Units",
+            block=meter.block,
+            block_description=meter.unit_description,
+            unit_price=meter.unit_price,
+        )
+
+
+def _azure_other_charges(day: date) -> Iterator[_FocusCharge]:
+    """A virtual machine and a storage account: rows the FOCUS parser skips as not AI."""
+    yield _FocusCharge(
+        day=day,
+        meter="D4s v5",
+        meter_category="Virtual Machines",
+        meter_subcategory="Dsv5 Series",
+        service=("Compute", "Virtual Machines", "Virtual Machines"),
+        resource=("Virtual machine", "microsoft.compute/virtualmachines/vm-platform-gateway"),
+        region=("eastus2", "East US 2"),
+        consumed=Decimal(24),
+        consumed_unit="Hours",
+        block=1,
+        block_description="1 Hour",
+        unit_price=Decimal("0.192"),
+    )
+    yield _FocusCharge(
+        day=day,
+        meter="Hot LRS Write Operations",
+        meter_category="Storage",
+        meter_subcategory="Tiered Block Blob",
+        service=("Storage", "Storage Accounts", "Object Storage"),
+        resource=("Storage account", "microsoft.storage/storageaccounts/stplatformlogs"),
+        region=("eastus2", "East US 2"),
+        consumed=Decimal(1_900_000 if day.weekday() < 5 else 1_100_000),
+        consumed_unit="Units",
+        block=10_000,
+        block_description="10K",
+        unit_price=Decimal("0.065"),
+    )
+
+
+def write_focus_exports(
+    directory: Path,
+    *,
+    end: date,
+    months: int = 18,
+    seed: int = 7,
+    accounts: Sequence[AzureOpenAIAccount] = AZURE_OPENAI_ACCOUNTS,
+) -> list[Path]:
+    """Write one Azure FOCUS 1.2 export per calendar month: daily Azure OpenAI token rows and some non-AI rows.
+
+    Token rows are metered as Azure writes them: ``ConsumedQuantity`` in tokens with unit ``Units``,
+    ``PricingQuantity`` in blocks of ``x_PricingBlockSize`` tokens, cost = blocks x unit price, in USD.
+    """
+    start = series_start(end, months)
+    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
+    for offset, day in _days(start, end):
+        first = date(day.year, day.month, 1)
+        next_first = _add_months(first, 1)
+        invoice_id = f"G0{_line_item_id(seed, 'invoice', first)[:8].upper()}"
+        charges = [
+            charge
+            for account in accounts
+            for usage in _stream_usage(account.usage, day, offset, seed)
+            for charge in _azure_token_charges(account, usage)
+        ]
+        charges += _azure_other_charges(day)
+        rows_by_month.setdefault((day.year, day.month), []).extend(
+            _focus_fields(charge, first=first, next_first=next_first, invoice_id=invoice_id) for charge in charges
+        )
+    return _write_monthly_csv(
+        directory,
+        start=start,
+        end=end,
+        header=FOCUS_HEADER,
+        rows_by_month=rows_by_month,
+        filename=lambda first, _last: focus_export_filename(first),
+    )
+
+
+def demo_allocations() -> list[tuple[str, str, str]]:
+    """(dimension, value, team) for each non-OpenAI source, so its ledger rows land on the right team.
+
+    Dimensions are the ledger fields the parsers fill: the Anthropic workspace, the AWS usage account
+    (CUR ``line_item_usage_account_id``) and the Azure subscription (FOCUS ``SubAccountId``).
+    """
+    allocations = [("workspace", workspace.workspace, workspace.usage.team) for workspace in ANTHROPIC_WORKSPACES]
+    allocations += [("account", AWS_ANALYTICS_ACCOUNT, stream.usage.team) for stream in BEDROCK_STREAMS]
+    allocations += [("account", AZURE_SUBSCRIPTION_ID, account.usage.team) for account in AZURE_OPENAI_ACCOUNTS]
+    return list(dict.fromkeys(allocations))

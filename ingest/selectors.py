@@ -59,14 +59,19 @@ def usage_summary(
     if unknown:
         raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(SUMMARY_FIELDS)}")
     entries = ledger_for(organization=organization, date_from=date_from, date_to=date_to)
-    grouped = entries.annotate(**{f"g_{field}": SUMMARY_FIELDS[field] for field in by}).values(
-        *[f"g_{field}" for field in by]
-    )
-    rows = grouped.annotate(
-        tokens=Coalesce(Sum("quantity", filter=~Q(token_type="other") & Q(unit="tokens")), Value(0)),
-        cost=Sum("cost", filter=Q(cost_basis__in=COUNTED_COST_BASES)),
-        records=Count("id"),
-    ).order_by(*[f"g_{field}" for field in by])
+    totals = {
+        "tokens": Coalesce(Sum("quantity", filter=~Q(token_type="other") & Q(unit="tokens")), Value(0)),
+        "cost": Sum("cost", filter=Q(cost_basis__in=COUNTED_COST_BASES)),
+        "records": Count("id"),
+    }
+    rows: Any
+    if not by:
+        rows = [entries.aggregate(**totals)]
+    else:
+        grouped = entries.annotate(**{f"g_{field}": SUMMARY_FIELDS[field] for field in by}).values(
+            *[f"g_{field}" for field in by]
+        )
+        rows = grouped.annotate(**totals).order_by(*[f"g_{field}" for field in by])
     result = []
     for row in rows:
         item: dict[str, Any] = {field: row[f"g_{field}"] for field in by}

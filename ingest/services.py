@@ -173,6 +173,7 @@ class _Tally:
         self.estimated_records = 0
         self.unpriced_records = 0
         self.days: set[date] = set()
+        self.units: set[str] = set()
         # (provider, day) pairs this upload billed, and pairs it only estimated from list prices.
         self.billed_keys: set[tuple[str, date]] = set()
         self.estimated_keys: set[tuple[str, date]] = set()
@@ -185,6 +186,7 @@ class _Tally:
         if cost is not None:
             self.cost[str(currency)] = self.cost.get(str(currency), Decimal(0)) + cost  # type: ignore[operator]
         self.days.add(row[3])  # type: ignore[arg-type]
+        self.units.add(row[11])  # type: ignore[arg-type]
         basis = row[15]
         if basis in BILLED_COST_BASES:
             self.billed_keys.add((row[6], row[3]))  # type: ignore[arg-type]
@@ -270,15 +272,19 @@ def _write_rows(rows: Iterable[tuple[object, ...]]) -> None:
         LedgerEntry.objects.bulk_create(batch)
 
 
-def _replace_earlier_rows(*, upload: Upload, source_format: str, days: set[date]) -> dict[str, object] | None:
-    """The later export wins: drop rows that earlier uploads of the same format loaded for these days.
+def _replace_earlier_rows(
+    *, upload: Upload, source_format: str, days: set[date], units: set[str]
+) -> dict[str, object] | None:
+    """The later export wins: drop rows that earlier uploads of the same source loaded for these days.
 
-    Runs inside the ingest transaction, so the old rows go only if the new ones land.
+    A source is the format plus the kind of rows: money-only rows (unit ``usd``, from cost files or
+    cost API pages) never replace token rows, nor the other way round. Runs inside the ingest
+    transaction, so the old rows go only if the new ones land.
     """
     if not days:
         return None
     earlier = LedgerEntry.objects.filter(
-        organization_id=upload.organization_id, upload__format=source_format, date__in=sorted(days)
+        organization_id=upload.organization_id, upload__format=source_format, date__in=sorted(days), unit__in=units
     ).exclude(upload=upload)
     summary = earlier.aggregate(first=Min("date"), last=Max("date"))
     upload_ids = sorted(set(earlier.values_list("upload_id", flat=True)))
@@ -359,7 +365,9 @@ def upload_ingest(*, upload_id: int) -> Upload:
             LedgerEntry.objects.filter(upload=upload).delete()
             records = parse_export(path, module, stats, max_expanded_bytes=limit)
             _write_rows(_ledger_rows(upload=upload, records=records, allocator=allocator, prices=prices, tally=tally))
-            replaced = _replace_earlier_rows(upload=upload, source_format=module.NAME, days=tally.days)
+            replaced = _replace_earlier_rows(
+                upload=upload, source_format=module.NAME, days=tally.days, units=tally.units
+            )
             superseded = _supersede_estimates(upload=upload, tally=tally)
             date_from, date_to = tally.date_range()
             upload.status = Upload.Status.SUCCEEDED

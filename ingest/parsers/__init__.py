@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import IO
 
 from ingest.parsers import (
+    anthropic_api,
     anthropic_cost,
     anthropic_tokens,
     aws_cur2,
@@ -26,6 +27,7 @@ from ingest.parsers import (
     gcp_bigquery,
     gcp_console,
     openai,
+    openai_api,
     openai_cost,
 )
 from ingest.parsers.base import (
@@ -54,6 +56,8 @@ FORMATS: dict[str, ModuleType] = {
         openai_cost,
         anthropic_tokens,
         anthropic_cost,
+        openai_api,
+        anthropic_api,
     )
 }
 

@@ -74,7 +74,9 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             else:
                 uncached = input_all - cached - cache_write
         else:
+            # Older schema: input_tokens and output_tokens were text only; audio came on top.
             uncached = input_all - cached - cache_write + count("input_audio_tokens")
+            output += count("output_audio_tokens")
         if uncached < 0:
             errors.append(
                 RowError(

@@ -71,11 +71,11 @@ def test_new_schema_without_uncached_value_derives_it() -> None:
     assert totals(records)["input"] == 1000 - 300 - 50
 
 
-def test_old_schema_adds_audio_input_to_text_input() -> None:
+def test_old_schema_adds_audio_tokens_to_text_tokens() -> None:
     row = f"{DAY},proj_a,3.0,user-a,key_a,gpt-4o-2024-08-06,True,default,1000.0,100.0,200.0,40.0,7.0"
     records, _ = parse_text(f"{OLD_HEADER}\n{row}\n")
 
-    assert totals(records) == {"input": 1000 - 200 + 40, "output": 100, "cached_input": 200}
+    assert totals(records) == {"input": 1000 - 200 + 40, "output": 100 + 7, "cached_input": 200}
     assert {r.service_tier for r in records} == {"batch"}
 
 

@@ -223,3 +223,19 @@ def test_billed_cost_supersedes_list_price_estimates_for_the_same_provider_and_d
     assert sorted(rows.values_list("cost_basis", flat=True)) == ["billed", "billed", "superseded", "superseded"]
     summary = usage_summary(organization=organization, by=["provider"])
     assert summary == [{"provider": "anthropic", "tokens": 1_100_000, "cost": Decimal("3.75"), "records": 4}]
+
+
+def test_a_cost_file_does_not_replace_the_usage_rows_of_the_same_days(organization) -> None:
+    usage = (
+        f"{ANTHROPIC_TOKENS_HEADER}\n"
+        "2026-02-10,claude-sonnet-4-5-20250929,prod,Default,standard,≤ 200k,1000,0,0,0,100,0,global,\n"
+    ).encode()
+    cost_v1 = f"{ANTHROPIC_COST_HEADER}\n2026-02-10,Claude Sonnet 4.5,Default,prod,message,,output,1.00,token,,\n"
+    cost_v2 = f"{ANTHROPIC_COST_HEADER}\n2026-02-10,Claude Sonnet 4.5,Default,prod,message,,output,1.50,token,,\n"
+
+    usage_upload = ingest_bytes(organization, usage, name="tokens.csv")
+    ingest_bytes(organization, cost_v1.encode(), name="cost-1.csv")
+    ingest_bytes(organization, cost_v2.encode(), name="cost-2.csv")
+
+    assert LedgerEntry.objects.filter(upload=usage_upload).count() == 2
+    assert usage_summary(organization=organization) == [{"tokens": 1100, "cost": Decimal("1.50"), "records": 3}]
