@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from finops.models import AllocationRule, Membership, ModelPrice, Organization, Team
+from finops.models import Membership, ModelPrice, Organization, Team
 from finops.selectors import organizations_for_user
 
 
@@ -73,12 +73,6 @@ class TeamAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "owner_email"]
     list_filter = [OrganizationListFilter]
     search_fields = ["name"]
-
-
-@admin.register(AllocationRule)
-class AllocationRuleAdmin(OrganizationScopedAdmin):
-    list_display = ["organization", "dimension", "value", "team", "priority"]
-    list_filter = [OrganizationListFilter, "dimension"]
 
 
 @admin.register(ModelPrice)

@@ -69,6 +69,7 @@ class AllocationRule(models.Model):
         API_KEY = "api_key", "API key"
         ACCOUNT = "account", "Account / subscription"
         MODEL = "model", "Model"
+        TAG = "tag", "Tag (key=value)"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="allocation_rules")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="allocation_rules")
@@ -81,6 +82,24 @@ class AllocationRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dimension}={self.value} -> {self.team}"
+
+
+class ModelAlias(models.Model):
+    """An organization's own mapping of an exported model name to a model id (wins over the built-in rules)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="model_aliases")
+    provider = models.CharField(max_length=60, blank=True, help_text="Leave empty to apply to every provider.")
+    model_raw = models.CharField(max_length=255, help_text="The model name exactly as the export writes it.")
+    model = models.CharField(max_length=160, help_text="The model id to book it under.")
+
+    class Meta:
+        ordering = ["organization", "provider", "model_raw"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "provider", "model_raw"], name="uniq_model_alias")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider or '*'}:{self.model_raw} -> {self.model}"
 
 
 class TokenType(models.TextChoices):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from finops.models import ROLE_RANK, AllocationRule, Membership, ModelPrice, Organization, Role
+from finops.models import ROLE_RANK, AllocationRule, Membership, ModelAlias, ModelPrice, Organization, Role
 
 
 class OrganizationAccessDenied(Exception):
@@ -37,6 +37,13 @@ def organization_for_user(*, user: User | AnonymousUser, slug: str, min_role: st
         role = membership.role if membership else "none"
         raise OrganizationAccessDenied(f"your role in {slug!r} is {role}; this needs {min_role} or higher")
     return organization
+
+
+def model_aliases_for(*, organization: Organization) -> dict[tuple[str, str], str]:
+    """The organization's aliases keyed by (provider or "", model_raw)."""
+    return {
+        (alias.provider, alias.model_raw): alias.model for alias in ModelAlias.objects.filter(organization=organization)
+    }
 
 
 def allocation_rules_for(*, organization: Organization) -> list[AllocationRule]:

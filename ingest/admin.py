@@ -13,11 +13,11 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
 from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
-from finops.models import Organization, Role
+from finops.models import AllocationRule, ModelAlias, Organization, Role
 from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
 from ingest.models import LedgerEntry, Upload
 from ingest.parsers import FORMATS, IngestError, RowError
-from ingest.services import upload_create
+from ingest.services import ledger_reallocate, ledger_renormalize_models, upload_create
 
 
 class UploadForm(forms.Form):
@@ -106,6 +106,55 @@ class UploadAdmin(OrganizationScopedAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/ingest/upload_form.html", context)
+
+
+@admin.register(AllocationRule)
+class AllocationRuleAdmin(OrganizationScopedAdmin):
+    """Rules that map ledger rows to teams; any change re-allocates the organization's whole ledger."""
+
+    list_display = ["organization", "dimension", "value", "team", "priority"]
+    list_filter = [OrganizationListFilter, "dimension"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        allocated = ledger_reallocate(organization=obj.organization)
+        messages.info(request, f"Re-allocated the ledger of {obj.organization}: {allocated:,} rows matched a rule.")
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        organization = obj.organization
+        super().delete_model(request, obj)
+        ledger_reallocate(organization=organization)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        organizations = {rule.organization for rule in queryset.select_related("organization")}
+        super().delete_queryset(request, queryset)
+        for organization in organizations:
+            ledger_reallocate(organization=organization)
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(OrganizationScopedAdmin):
+    """Your own names for exported models; any change re-derives the model of existing ledger rows."""
+
+    list_display = ["organization", "provider", "model_raw", "model"]
+    list_filter = [OrganizationListFilter, "provider"]
+    search_fields = ["model_raw", "model"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = ledger_renormalize_models(organization=obj.organization)
+        messages.info(request, f"Re-mapped models in the ledger of {obj.organization}: {changed:,} rows changed.")
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        organization = obj.organization
+        super().delete_model(request, obj)
+        ledger_renormalize_models(organization=organization)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        organizations = {alias.organization for alias in queryset.select_related("organization")}
+        super().delete_queryset(request, queryset)
+        for organization in organizations:
+            ledger_renormalize_models(organization=organization)
 
 
 @admin.register(LedgerEntry)

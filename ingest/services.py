@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from finops.models import AllocationRule, Organization
-from finops.selectors import PriceBook, allocation_rules_for, price_book
+from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book
 from ingest.models import BILLED_COST_BASES, CostBasis, LedgerEntry, Upload
 from ingest.normalize import normalize_model
 from ingest.parsers import CanonicalRecord, IngestError, ParseStats, RowError, detect_format, parse_export
@@ -158,9 +158,53 @@ class _Allocator:
             AllocationRule.Dimension.MODEL: model,
         }
         for dimension, value, team_id in self._rules:
-            if values.get(dimension) == value:
+            if dimension == AllocationRule.Dimension.TAG:
+                key, _, wanted = value.partition("=")
+                if record.tags.get(key.strip()) == wanted.strip():
+                    return team_id
+            elif values.get(dimension) == value:
                 return team_id
         return None
+
+
+def _model_for(aliases: dict[tuple[str, str], str], provider: str, model_raw: str) -> str:
+    """An organization alias when one matches, else the built-in normalization."""
+    return (
+        aliases.get((provider, model_raw))
+        or aliases.get(("", model_raw))
+        or normalize_model(provider=provider, model_raw=model_raw)
+    )
+
+
+def ledger_reallocate(*, organization: Organization) -> int:
+    """Apply the organization's current allocation rules to all its ledger rows; returns rows allocated.
+
+    Rules apply in priority order and the first match wins, as at ingest.
+    """
+    with transaction.atomic():
+        rows = LedgerEntry.objects.filter(organization=organization)
+        rows.exclude(team=None).update(team=None)
+        allocated = 0
+        for rule in allocation_rules_for(organization=organization):
+            if rule.dimension == AllocationRule.Dimension.TAG:
+                key, _, wanted = rule.value.partition("=")
+                matching = rows.filter(**{f"tags__{key.strip()}": wanted.strip()})
+            else:
+                matching = rows.filter(**{rule.dimension: rule.value})
+            allocated += matching.filter(team=None).update(team=rule.team)
+    return allocated
+
+
+def ledger_renormalize_models(*, organization: Organization) -> int:
+    """Re-derive every ledger row's model id from its exported name (after aliases change); returns rows changed."""
+    aliases = model_aliases_for(organization=organization)
+    rows = LedgerEntry.objects.filter(organization=organization)
+    changed = 0
+    with transaction.atomic():
+        for provider, model_raw in rows.values_list("provider", "model_raw").distinct().order_by():
+            model = _model_for(aliases, provider, model_raw)
+            changed += rows.filter(provider=provider, model_raw=model_raw).exclude(model=model).update(model=model)
+    return changed
 
 
 class _Tally:
@@ -200,11 +244,21 @@ class _Tally:
 
 
 def _ledger_rows(
-    *, upload: Upload, records: Iterable[CanonicalRecord], allocator: _Allocator, prices: PriceBook, tally: _Tally
+    *,
+    upload: Upload,
+    records: Iterable[CanonicalRecord],
+    allocator: _Allocator,
+    prices: PriceBook,
+    aliases: dict[tuple[str, str], str],
+    tally: _Tally,
 ) -> Iterator[tuple[object, ...]]:
     """Normalize, price and allocate records into ledger rows. Touches no database: it runs inside COPY."""
+    models: dict[tuple[str, str], str] = {}
     for record in records:
-        model = normalize_model(provider=record.provider, model_raw=record.model_raw)
+        key = (record.provider, record.model_raw)
+        model = models.get(key)
+        if model is None:
+            model = models[key] = _model_for(aliases, record.provider, record.model_raw)
         day = record.period_start.date()
         cost, basis = record.cost, record.cost_basis
         if cost is None and record.token_type != "other":
@@ -361,10 +415,20 @@ def upload_ingest(*, upload_id: int) -> Upload:
         module = detect_format(path, upload.summary.get("format_override"), max_expanded_bytes=limit)
         allocator = _Allocator(allocation_rules_for(organization=upload.organization))
         prices = price_book()
+        aliases = model_aliases_for(organization=upload.organization)
         with transaction.atomic():
             LedgerEntry.objects.filter(upload=upload).delete()
             records = parse_export(path, module, stats, max_expanded_bytes=limit)
-            _write_rows(_ledger_rows(upload=upload, records=records, allocator=allocator, prices=prices, tally=tally))
+            _write_rows(
+                _ledger_rows(
+                    upload=upload,
+                    records=records,
+                    allocator=allocator,
+                    prices=prices,
+                    aliases=aliases,
+                    tally=tally,
+                )
+            )
             replaced = _replace_earlier_rows(
                 upload=upload, source_format=module.NAME, days=tally.days, units=tally.units
             )
