@@ -411,6 +411,29 @@ def series_start(end: date, months: int) -> date:
     return _add_months(date(end.year, end.month, 1), -(months - 1))
 
 
+def _write_monthly_csv(
+    directory: Path,
+    *,
+    start: date,
+    end: date,
+    header: Sequence[str],
+    rows_by_month: dict[tuple[int, int], list[list[str]]],
+    filename: Callable[[date, date], str],
+) -> list[Path]:
+    """Write one CSV per calendar month of ``start..end`` (header, then that month's rows); return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for first, last in month_spans(start, end):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows_by_month.get((first.year, first.month), []))
+        path = directory / filename(first, last)
+        path.write_bytes(buffer.getvalue().encode("utf-8"))
+        paths.append(path)
+    return paths
+
+
 def write_openai_usage_exports(
     directory: Path,
     *,
@@ -426,22 +449,12 @@ def write_openai_usage_exports(
     partial unless ``end`` is a month end. Each file is named after the days it covers.
     """
     start = series_start(end, months)
-    directory.mkdir(parents=True, exist_ok=True)
-    rows_by_month: dict[tuple[int, int], list[UsageRow]] = {}
+    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
     for row in generate_usage_rows(start, end, seed=seed, projects=projects):
-        rows_by_month.setdefault((row.day.year, row.day.month), []).append(row)
-
-    paths: list[Path] = []
-    for first, last in month_spans(start, end):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(HEADER)
-        for row in rows_by_month.get((first.year, first.month), []):
-            writer.writerow(row.as_csv_fields())
-        path = directory / export_filename(first, last)
-        path.write_bytes(buffer.getvalue().encode("utf-8"))
-        paths.append(path)
-    return paths
+        rows_by_month.setdefault((row.day.year, row.day.month), []).append(row.as_csv_fields())
+    return _write_monthly_csv(
+        directory, start=start, end=end, header=HEADER, rows_by_month=rows_by_month, filename=export_filename
+    )
 
 
 # --- Other providers: Anthropic Console, AWS CUR 2.0 (Bedrock), FOCUS (Azure OpenAI) --------------
@@ -454,7 +467,8 @@ class DemoStream:
     ``models`` lists (model as the export names it, release date) in adoption order, with the same
     takeover rules as the OpenAI projects. ``side_models`` lists (model, release date, share): models
     that take a fixed share of the traffic once adopted, next to the chain (a small model for
-    background work). ``key`` seeds the stream's random draws.
+    background work). ``retirements`` lists (model, date) of models the provider switched off: from
+    that day their share goes to the other models. ``key`` seeds the stream's random draws.
     """
 
     key: str
@@ -470,6 +484,7 @@ class DemoStream:
     launch_factor: float = 1.0
     adoption_lag_days: int = ADOPTION_LAG_DAYS
     side_models: tuple[tuple[str, date, float], ...] = ()
+    retirements: tuple[tuple[str, date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -498,7 +513,11 @@ def _stream_shares(stream: DemoStream, day: date) -> dict[str, float]:
     rest = 1.0 - sum(side.values())
     chain = _release_shares([released for _, released in stream.models], day, lag)
     shares = {model: share * rest for (model, _), share in zip(stream.models, chain, strict=True) if share > 0}
-    return {**shares, **side}
+    shares.update(side)
+    retired = {model for model, retired_on in stream.retirements if retired_on <= day}
+    live = {model: share for model, share in shares.items() if model not in retired}
+    total = sum(live.values())
+    return {model: share / total for model, share in live.items()} if total > 0 else {}
 
 
 def _stream_usage(stream: DemoStream, day: date, offset: int, seed: int) -> Iterator[DailyUsage]:
@@ -530,29 +549,6 @@ def _stream_usage(stream: DemoStream, day: date, offset: int, seed: int) -> Iter
 def _days(start: date, end: date) -> Iterator[tuple[int, date]]:
     for offset in range((end - start).days + 1):
         yield offset, start + timedelta(days=offset)
-
-
-def _write_monthly_csv(
-    directory: Path,
-    *,
-    start: date,
-    end: date,
-    header: Sequence[str],
-    rows_by_month: dict[tuple[int, int], list[list[str]]],
-    filename: Callable[[date, date], str],
-) -> list[Path]:
-    """Write one CSV per calendar month of ``start..end`` (header, then that month's rows); return the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for first, last in month_spans(start, end):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows_by_month.get((first.year, first.month), []))
-        path = directory / filename(first, last)
-        path.write_bytes(buffer.getvalue().encode("utf-8"))
-        paths.append(path)
-    return paths
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -588,6 +584,7 @@ _CLAUDE_SONNET_CHAIN: tuple[tuple[str, date], ...] = (
     ("claude-sonnet-4-20250514", date(2025, 5, 14)),
     ("claude-sonnet-4-5-20250929", date(2025, 9, 29)),
 )
+_CLAUDE_RETIREMENTS: tuple[tuple[str, date], ...] = (("claude-3-5-sonnet-20241022", date(2025, 10, 22)),)
 
 
 @dataclass(frozen=True)
@@ -616,6 +613,7 @@ ANTHROPIC_WORKSPACES: tuple[AnthropicWorkspace, ...] = (
             cache_write_share=0.04,
             weekend_factor=0.55,
             adoption_lag_days=21,
+            retirements=_CLAUDE_RETIREMENTS,
         ),
         web_searches_per_million_tokens=40.0,
     ),
@@ -636,6 +634,7 @@ ANTHROPIC_WORKSPACES: tuple[AnthropicWorkspace, ...] = (
             launch_factor=1.6,
             adoption_lag_days=3,
             side_models=(("claude-haiku-4-5-20251001", date(2025, 10, 1), 0.2),),
+            retirements=_CLAUDE_RETIREMENTS,
         ),
         cache_write_1h_share=0.15,
     ),

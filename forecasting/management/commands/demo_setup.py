@@ -1,14 +1,18 @@
 """`manage.py demo_setup`: a demo organization with realistic data, loaded the way a user's files are.
 
 Creates the ``demo`` organization, its teams and allocation rules, and an admin login; writes
-18 months of OpenAI usage exports (ingest/demo_data.py) under ``var/demo/exports`` and ingests
-them through the upload path; runs a forecast; prints a short summary. Running it again reuses
-what is there (the same files would be duplicates) and runs a fresh forecast.
+18 months of exports of four kinds (ingest/demo_data.py) under ``var/demo/exports/<provider>/``:
+OpenAI usage exports, Anthropic Console token exports, AWS CUR 2.0 files with Bedrock line items and
+Azure FOCUS files with Azure OpenAI rows, and ingests them through the upload path; runs a forecast;
+prints a short summary. Running it again keeps what is loaded (a kind already in the ledger is not
+loaded twice), loads a kind that is missing, and runs a fresh forecast.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,14 +27,40 @@ from finops.services import membership_set, organization_create, team_get_or_cre
 from forecasting.models import ForecastRun
 from forecasting.selectors import forecast_monthly
 from forecasting.services import forecast_run_create
-from ingest.demo_data import DEMO_PROJECTS, write_openai_usage_exports
+from ingest.demo_data import (
+    DEMO_PROJECTS,
+    demo_allocations,
+    write_anthropic_token_exports,
+    write_bedrock_cur2_exports,
+    write_focus_exports,
+    write_openai_usage_exports,
+)
 from ingest.models import Upload
+from ingest.parsers import anthropic_tokens, aws_cur2, focus, openai
 from ingest.selectors import ledger_for, usage_summary
 from ingest.services import upload_create
 
 DEMO_SLUG = "demo"
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "tokencast-demo"
+
+
+@dataclass(frozen=True)
+class DemoSource:
+    """One kind of demo export: where its files go, how they are written, the format they ingest as."""
+
+    label: str
+    directory: str
+    format_name: str
+    write: Callable[..., list[Path]]
+
+
+DEMO_SOURCES = (
+    DemoSource("OpenAI usage exports", "openai", openai.NAME, write_openai_usage_exports),
+    DemoSource("Anthropic Console token exports", "anthropic", anthropic_tokens.NAME, write_anthropic_token_exports),
+    DemoSource("AWS CUR 2.0 exports (Amazon Bedrock)", "aws", aws_cur2.NAME, write_bedrock_cur2_exports),
+    DemoSource("Azure FOCUS exports (Azure OpenAI)", "azure", focus.NAME, write_focus_exports),
+)
 
 
 class Command(BaseCommand):
@@ -43,18 +73,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         organization, _ = organization_create(slug=DEMO_SLUG, name="Demo Corp")
         self._ensure_admin(organization)
-        for project in DEMO_PROJECTS:
-            team = team_get_or_create(organization=organization, name=project.team)
+        rules = [(AllocationRule.Dimension.PROJECT, project.project_id, project.team) for project in DEMO_PROJECTS]
+        rules += [(AllocationRule.Dimension(dimension), value, team) for dimension, value, team in demo_allocations()]
+        for dimension, value, team_name in rules:
+            team = team_get_or_create(organization=organization, name=team_name)
             AllocationRule.objects.get_or_create(
-                organization=organization,
-                dimension=AllocationRule.Dimension.PROJECT,
-                value=project.project_id,
-                defaults={"team": team},
+                organization=organization, dimension=dimension, value=value, defaults={"team": team}
             )
-        if ledger_for(organization=organization).exists():
-            self.stdout.write("Demo data already loaded; keeping it.")
-        else:
-            self._load_exports(organization, months=options["months"])
+        end = timezone.now().date() - timedelta(days=1)
+        for source in DEMO_SOURCES:
+            if ledger_for(organization=organization).filter(upload__format=source.format_name).exists():
+                self.stdout.write(f"{source.label}: already loaded; keeping them.")
+            else:
+                self._load_exports(organization, source, end=end, months=options["months"])
         run = forecast_run_create(organization=organization, horizon_days=options["horizon"])
         while run.status in (ForecastRun.Status.QUEUED, ForecastRun.Status.RUNNING):
             time.sleep(0.5)
@@ -69,20 +100,26 @@ class Command(BaseCommand):
             user = User.objects.create_superuser(DEMO_USERNAME, "admin@demo.example", DEMO_PASSWORD)
         membership_set(user=user, organization=organization, role=Role.ADMIN)
 
-    def _load_exports(self, organization: Any, *, months: int) -> None:
-        export_dir = Path(settings.VAR_DIR) / "demo" / "exports"
-        end = timezone.now().date() - timedelta(days=1)
-        paths = write_openai_usage_exports(export_dir, end=end, months=months)
-        self.stdout.write(f"Wrote {len(paths)} OpenAI usage exports to {export_dir}; ingesting them:")
+    def _load_exports(self, organization: Any, source: DemoSource, *, end: date, months: int) -> None:
+        export_dir = Path(settings.VAR_DIR) / "demo" / "exports" / source.directory
+        paths = source.write(export_dir, end=end, months=months)
+        self.stdout.write(f"Wrote {len(paths)} {source.label} to {export_dir}; ingesting them:")
         for path in paths:
-            with path.open("rb") as source:
-                upload = upload_create(organization=organization, source=source, filename=path.name)
+            with path.open("rb") as source_file:
+                upload = upload_create(organization=organization, source=source_file, filename=path.name)
+            upload.refresh_from_db()
             while upload.status in (Upload.Status.QUEUED, Upload.Status.RUNNING):
                 time.sleep(0.2)
                 upload.refresh_from_db()
             if upload.status == Upload.Status.FAILED:
                 raise CommandError(f"{path.name} failed: {upload.errors}")
-            self.stdout.write(f"  {path.name}: {upload.status}, {upload.summary.get('records', 0):,} ledger records")
+            skipped = sum(upload.summary.get("rows_skipped", {}).values())
+            skipped_text = (
+                f", {skipped:,} rows skipped ({', '.join(upload.summary['rows_skipped'])})" if skipped else ""
+            )
+            self.stdout.write(
+                f"  {path.name}: {upload.status}, {upload.summary.get('records', 0):,} ledger records{skipped_text}"
+            )
 
     def _print_summary(self, organization: Any, run: ForecastRun) -> None:
         last_day = run.history_end or date.today()
@@ -103,6 +140,16 @@ class Command(BaseCommand):
         for label, month in months.items():
             self.stdout.write(
                 f"  {label} ({month['days']:>2} days)  {month['tokens']:>17,} tokens  ${month['cost']:>12,.2f}"
+            )
+        by_provider = usage_summary(
+            organization=organization, by=["provider"], date_from=first_of_window, date_to=last_day
+        )
+        total_tokens = sum(row["tokens"] for row in by_provider) or 1
+        self.stdout.write(f"Same period by provider ({first_of_window} - {last_day}):")
+        for row in sorted(by_provider, key=lambda row: -row["tokens"]):
+            self.stdout.write(
+                f"  {row['provider']:<16} {row['tokens']:>17,} tokens ({row['tokens'] / total_tokens:>4.0%})"
+                f"  ${row['cost']:>12,.2f}"
             )
         self.stdout.write(
             f"Next 6 months (and the rest of this one), forecast "
