@@ -108,53 +108,54 @@ class UploadAdmin(OrganizationScopedAdmin):
         return TemplateResponse(request, "admin/ingest/upload_form.html", context)
 
 
-@admin.register(AllocationRule)
-class AllocationRuleAdmin(OrganizationScopedAdmin):
-    """Rules that map ledger rows to teams; any change re-allocates the organization's whole ledger."""
+class LedgerRecomputingAdmin(OrganizationScopedAdmin):
+    """An admin whose every save or delete re-derives something in the organization's ledger."""
 
-    list_display = ["organization", "dimension", "value", "team", "priority"]
-    list_filter = [OrganizationListFilter, "dimension"]
+    recompute_message = "Updated the ledger of {organization}: {count:,} rows."
+
+    def recompute(self, organization: Organization) -> int:
+        raise NotImplementedError
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        allocated = ledger_reallocate(organization=obj.organization)
-        messages.info(request, f"Re-allocated the ledger of {obj.organization}: {allocated:,} rows matched a rule.")
+        count = self.recompute(obj.organization)
+        messages.info(request, self.recompute_message.format(organization=obj.organization, count=count))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         organization = obj.organization
         super().delete_model(request, obj)
-        ledger_reallocate(organization=organization)
+        self.recompute(organization)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        organizations = {rule.organization for rule in queryset.select_related("organization")}
+        organizations = {row.organization for row in queryset.select_related("organization")}
         super().delete_queryset(request, queryset)
         for organization in organizations:
-            ledger_reallocate(organization=organization)
+            self.recompute(organization)
+
+
+@admin.register(AllocationRule)
+class AllocationRuleAdmin(LedgerRecomputingAdmin):
+    """Rules that map ledger rows to teams; any change re-allocates the organization's whole ledger."""
+
+    list_display = ["organization", "dimension", "value", "team", "priority"]
+    list_filter = [OrganizationListFilter, "dimension"]
+    recompute_message = "Re-allocated the ledger of {organization}: {count:,} rows matched a rule."
+
+    def recompute(self, organization: Organization) -> int:
+        return ledger_reallocate(organization=organization)
 
 
 @admin.register(ModelAlias)
-class ModelAliasAdmin(OrganizationScopedAdmin):
+class ModelAliasAdmin(LedgerRecomputingAdmin):
     """Your own names for exported models; any change re-derives the model of existing ledger rows."""
 
     list_display = ["organization", "provider", "model_raw", "model"]
     list_filter = [OrganizationListFilter, "provider"]
     search_fields = ["model_raw", "model"]
+    recompute_message = "Re-mapped models in the ledger of {organization}: {count:,} rows changed."
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        changed = ledger_renormalize_models(organization=obj.organization)
-        messages.info(request, f"Re-mapped models in the ledger of {obj.organization}: {changed:,} rows changed.")
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        organization = obj.organization
-        super().delete_model(request, obj)
-        ledger_renormalize_models(organization=organization)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        organizations = {alias.organization for alias in queryset.select_related("organization")}
-        super().delete_queryset(request, queryset)
-        for organization in organizations:
-            ledger_renormalize_models(organization=organization)
+    def recompute(self, organization: Organization) -> int:
+        return ledger_renormalize_models(organization=organization)
 
 
 @admin.register(LedgerEntry)

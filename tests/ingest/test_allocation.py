@@ -89,3 +89,19 @@ def test_admin_rule_change_reallocates(client, organization) -> None:
 
     assert response.status_code == 302
     assert teams_by_project(organization) == {"proj_search": "Search"}
+
+
+def test_admin_alias_change_and_delete_remap_existing_rows(client, organization) -> None:
+    load(organization, usage_row("proj_a", model="acme-finetune-7"))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    client.post(
+        "/admin/finops/modelalias/add/",
+        {"organization": organization.pk, "provider": "", "model_raw": "acme-finetune-7", "model": "gpt-4o"},
+    )
+    after_add = set(LedgerEntry.objects.values_list("model", flat=True))
+    alias = ModelAlias.objects.get()
+    client.post(f"/admin/finops/modelalias/{alias.pk}/delete/", {"post": "yes"})
+
+    assert after_add == {"gpt-4o"}
+    assert set(LedgerEntry.objects.values_list("model", flat=True)) == {"acme-finetune-7"}
