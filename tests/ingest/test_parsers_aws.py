@@ -3,71 +3,23 @@ Bedrock files (no database)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from ingest.parsers import aws, aws_cur2, aws_cur_legacy
 from ingest.parsers import openai as openai_usage
 from ingest.parsers.base import (
-    CanonicalRecord,
     IngestError,
-    ParseStats,
-    normalize_header_name,
-    open_export_text,
-    read_header,
 )
+from tests.ingest.parser_helpers import by_row, edited, header_columns, parse_file, parse_text, totals
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REAL_LEGACY = FIXTURES / "aws" / "sample-anonymous-aws-export-dataset.csv"
 CUR2 = FIXTURES / "aws" / "cur2_bedrock_daily.csv"
 LEGACY = FIXTURES / "aws" / "cur_legacy_bedrock_hourly.csv"
 AWS_MODULES = (aws_cur2, aws_cur_legacy)
-
-
-def parse_file(module: ModuleType, path: Path) -> tuple[list[CanonicalRecord], ParseStats]:
-    stats = ParseStats()
-    with open_export_text(path) as text:
-        records = list(module.parse(text, stats))
-    return records, stats
-
-
-def parse_text(module: ModuleType, text: str) -> tuple[list[CanonicalRecord], ParseStats]:
-    stats = ParseStats()
-    records = list(module.parse(io.StringIO(text, newline=""), stats))
-    return records, stats
-
-
-def totals(records: list[CanonicalRecord]) -> dict[str, tuple[int, Decimal]]:
-    """(tokens, cost) per token type."""
-    result: dict[str, tuple[int, Decimal]] = {}
-    for record in records:
-        tokens, cost = result.get(record.token_type, (0, Decimal(0)))
-        result[record.token_type] = (tokens + record.quantity, cost + (record.cost or 0))
-    return result
-
-
-def by_row(records: list[CanonicalRecord]) -> dict[int, CanonicalRecord]:
-    return {record.source_row: record for record in records}
-
-
-def edited(path: Path, changes: dict[tuple[int, str], str]) -> str:
-    """The file's text with cells changed, keyed by (line number, header name as written)."""
-    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    header = rows[0]
-    for (line, column), value in changes.items():
-        rows[line - 1][header.index(column)] = value
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
-
-
-def header_columns(path: Path) -> set[str]:
-    return {normalize_header_name(name) for name in read_header(path)}
 
 
 # --- The real legacy CUR sample (no Bedrock rows) -------------------------------------------
