@@ -62,7 +62,7 @@ SEED = 7
 FIRST_DAY = date(2025, 6, 1)
 DATABASE_NAME = "tokencast"
 COPY_TABLE = "bench_openai_usage"
-# Set by the parent for its --measure-memory-only subprocesses: reuse its server and directories.
+# Set by the parent for its --measure-memory-only subprocesses: reuse its server and database.
 REUSE_DATABASE_ENV = "TOKENCAST_BENCH_DATABASE_URL"
 PEAK_PREFIX = "peak_rss_mib="
 BASELINE_PREFIX = "baseline_rss_mib="
@@ -71,8 +71,8 @@ TEXT_COLUMNS = frozenset(
     {"start_time_iso", "end_time_iso", "project_id", "user_id", "api_key_id", "model", "batch", "service_tier"}
 )
 
-# OpenAI snapshots live on FIRST_DAY, with a relative popularity; the fine-tune and the snapshots
-# whose family has no catalog price exercise the pricing fallbacks.
+# OpenAI snapshots live on FIRST_DAY, with a relative popularity. Snapshots normalize to their family
+# (priced from the catalog), the fine-tune to its base model; cache-write tokens have no list price.
 MODELS: tuple[tuple[str, float], ...] = (
     ("gpt-4o-mini-2024-07-18", 10.0),
     ("gpt-4.1-mini-2025-04-14", 9.0),
@@ -255,10 +255,40 @@ def attach_database(workdir: Path, database_url: str) -> None:
     django.setup()
 
 
-def stop_database() -> None:
+def stop_database(workdir: Path) -> None:
+    """Close Django's connections, stop the cluster the harness started in ``workdir``, and make sure
+    its postmaster is gone (SIGQUIT, then SIGKILL, by its pid) before the directory is removed."""
     from tests import harness
 
+    if "django" in sys.modules:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception as error:  # an interrupted COPY or transaction: the server stop ends it anyway
+            print(f"closing the database connections failed: {error}", file=sys.stderr)
+    pid_file = workdir / "pgdata" / "postmaster.pid"
+    try:
+        postmaster = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        postmaster = None
     harness._stop_everything()
+    if postmaster is None:
+        return
+    for stop_signal in (None, signal.SIGQUIT, signal.SIGKILL):
+        if stop_signal is not None:
+            try:
+                os.kill(postmaster, stop_signal)
+            except ProcessLookupError:
+                return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(postmaster, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+    print(f"PostgreSQL (pid {postmaster}) did not stop; its data is in {workdir}", file=sys.stderr)
 
 
 def create_organization(slug: str) -> Any:
@@ -489,7 +519,7 @@ def run_memory_only(rows: int, csv_path: Path | None) -> None:
         print(f"rows={result.rows_read} records={result.records} seconds={result.seconds:.2f}")
     finally:
         if not reuse_url:
-            stop_database()
+            stop_database(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -556,7 +586,7 @@ def run_benchmark(rows: int, small_rows: int, profile: bool) -> None:
         print(f"peak RSS ratio {rows:,} / {small_rows:,} rows: {big_peak / small_peak:.2f} (target <= 1.5)")
         print(f"ingest/COPY ratio: {ingest.seconds / copy_seconds:.2f} (target <= 3.0)")
     finally:
-        stop_database()
+        stop_database(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
