@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from ingest.parsers.anthropic import PROVIDER
-from ingest.parsers.base import MAX_ERRORS, CanonicalRecord, IngestError, ParseStats, RowError
-from ingest.parsers.openai_api import ResultFields, bucket_error, shown
+from ingest.parsers.base import CanonicalRecord, IngestError, ParseStats, RowError
+from ingest.parsers.openai_api import ResultFields, bucket_error, shown, walk_buckets
 
 NAME = "anthropic_api"
 LABEL = "Anthropic Admin API usage/cost report JSON"
@@ -143,51 +143,26 @@ def parse_document(document: object, stats: ParseStats) -> Iterator[CanonicalRec
                 )
             ]
         )
-    errors: list[RowError] = []
-    ordinal = 0
-    for number, bucket in enumerate(buckets, start=1):
-        if len(errors) >= MAX_ERRORS:
-            break
-        if not isinstance(bucket, dict):
-            errors.append(
-                bucket_error(number, None, f"is {shown(bucket)}; expected a bucket with starting_at, ending_at")
-            )
-            continue
-        results = bucket.get("results")
-        if not isinstance(results, list):
-            errors.append(bucket_error(number, "results", f"is {shown(results)}; expected a list of results"))
-            continue
-        period = _period(bucket, number, errors)
-        if period is None:
-            # The bucket's error is reported once; its results keep their ordinals.
-            ordinal += len(results)
-            stats.rows_read += len(results)
-            continue
-        for result in results:
-            ordinal += 1
-            stats.rows_read += 1
-            if len(errors) >= MAX_ERRORS:
-                break
-            fields = ResultFields(
-                result if isinstance(result, dict) else {}, ordinal=ordinal, bucket=number, errors=errors
-            )
-            if not isinstance(result, dict):
-                fields.fail(None, f"is {shown(result)}; expected a result object")
-                continue
-            before = len(errors)
-            if _is_usage(result):
-                records = list(_usage_records(fields, *period, stats))
-            elif _is_cost(result):
-                records = list(_cost_records(fields, *period))
-            else:
-                fields.fail(
-                    None, "is neither a usage item (no uncached_input_tokens) nor a cost item (no amount and currency)"
-                )
-                continue
-            if len(errors) == before:
-                yield from records
-    if errors:
-        raise IngestError(errors[:MAX_ERRORS])
+    yield from walk_buckets(
+        buckets,
+        stats,
+        is_bucket=lambda bucket: isinstance(bucket, dict),
+        bucket_expected="a bucket with starting_at, ending_at",
+        period=_period,
+        records=lambda fields, start, end: _result_records(fields, start, end, stats),
+    )
+
+
+def _result_records(
+    fields: ResultFields, start: datetime, end: datetime, stats: ParseStats
+) -> Iterator[CanonicalRecord]:
+    result = fields.fields
+    if _is_usage(result):
+        yield from _usage_records(fields, start, end, stats)
+    elif _is_cost(result):
+        yield from _cost_records(fields, start, end)
+    else:
+        fields.fail(None, "is neither a usage item (no uncached_input_tokens) nor a cost item (no amount and currency)")
 
 
 def _region(fields: ResultFields) -> str:

@@ -32,7 +32,7 @@ in ``result 7 (bucket 3): ...``. ``rows_read`` counts results; empty buckets are
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -245,20 +245,46 @@ def parse_document(document: object, stats: ParseStats) -> Iterator[CanonicalRec
                 )
             ]
         )
+    yield from walk_buckets(
+        buckets,
+        stats,
+        is_bucket=lambda bucket: isinstance(bucket, dict) and bucket.get("object") == "bucket",
+        bucket_expected='{"object": "bucket", ...}',
+        period=_period,
+        records=lambda fields, start, end: _records(fields, start, end, stats),
+    )
+
+
+def walk_buckets(
+    buckets: list[object],
+    stats: ParseStats,
+    *,
+    is_bucket: Callable[[object], bool],
+    bucket_expected: str,
+    period: Callable[[dict[str, object], int, list[RowError]], tuple[datetime, datetime] | None],
+    records: Callable[[ResultFields, datetime, datetime], Iterable[CanonicalRecord]],
+) -> Iterator[CanonicalRecord]:
+    """Walk an API report's buckets and results, numbering results across the document.
+
+    Shared by the OpenAI and Anthropic API parsers: ``is_bucket`` and ``period`` read a bucket in the
+    provider's shape, ``records`` turns one result into records (reporting problems on ``fields``).
+    A result's records are kept only when it added no error; IngestError at the end lists them all.
+    """
     errors: list[RowError] = []
     ordinal = 0
     for number, bucket in enumerate(buckets, start=1):
         if len(errors) >= MAX_ERRORS:
             break
-        if not isinstance(bucket, dict) or bucket.get("object") != "bucket":
-            errors.append(bucket_error(number, None, f'is {shown(bucket)}; expected {{"object": "bucket", ...}}'))
+        if not is_bucket(bucket):
+            errors.append(bucket_error(number, None, f"is {shown(bucket)}; expected {bucket_expected}"))
             continue
+        assert isinstance(bucket, dict)
         results = bucket.get("results")
         if not isinstance(results, list):
             errors.append(bucket_error(number, "results", f"is {shown(results)}; expected a list of results"))
             continue
-        period = _period(bucket, number, errors)
-        if period is None:
+        bucket_period = period(bucket, number, errors)
+        if bucket_period is None:
             # The bucket's error is reported once; its results keep their ordinals.
             ordinal += len(results)
             stats.rows_read += len(results)
@@ -275,9 +301,9 @@ def parse_document(document: object, stats: ParseStats) -> Iterator[CanonicalRec
                 fields.fail(None, f"is {shown(result)}; expected a result object")
                 continue
             before = len(errors)
-            records = list(_records(fields, *period, stats))
+            made = list(records(fields, *bucket_period))
             if len(errors) == before:
-                yield from records
+                yield from made
     if errors:
         raise IngestError(errors[:MAX_ERRORS])
 
