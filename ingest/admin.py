@@ -37,7 +37,7 @@ class UploadForm(forms.Form):
 
 @admin.register(Upload)
 class UploadAdmin(OrganizationScopedAdmin):
-    list_display = ["id", "original_name", "organization", "format", "status", "records", "created_at"]
+    list_display = ["id", "original_name", "organization", "format", "version", "status", "records", "created_at"]
     list_filter = ["status", "format", OrganizationListFilter]
     search_fields = ["original_name", "sha256"]
     readonly_fields = [
@@ -69,6 +69,10 @@ class UploadAdmin(OrganizationScopedAdmin):
     @admin.display(description="records")
     def records(self, upload: Upload) -> object:
         return upload.summary.get("records", "")
+
+    @admin.display(description="version")
+    def version(self, upload: Upload) -> object:
+        return upload.summary.get("format_version", "")
 
     def get_urls(self) -> list[Any]:
         upload_url = path("upload/", self.admin_site.admin_view(self.upload_view), name="ingest_upload_upload")

@@ -7,20 +7,22 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from datetime import date
-from decimal import Decimal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from finops.models import AllocationRule, Organization
+from finops.models import AllocationRule, Organization, TokenType
 from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book
 from ingest.models import BILLED_COST_BASES, CostBasis, LedgerEntry, Upload
 from ingest.normalize import normalize_model
@@ -32,33 +34,6 @@ COPY_CHUNK_BYTES = 1024 * 1024
 BULK_CHUNK_ROWS = 5000
 MONEY_QUANTUM = Decimal("0.0000000001")
 ACTIVE_STATUSES = (Upload.Status.QUEUED, Upload.Status.RUNNING, Upload.Status.SUCCEEDED)
-
-LEDGER_COLUMNS = (
-    "organization_id",
-    "upload_id",
-    "source_row",
-    "date",
-    "period_start",
-    "period_end",
-    "provider",
-    "model",
-    "model_raw",
-    "token_type",
-    "quantity",
-    "unit",
-    "requests",
-    "cost",
-    "currency",
-    "cost_basis",
-    "project",
-    "workspace",
-    "api_key",
-    "account",
-    "region",
-    "service_tier",
-    "tags",
-    "team_id",
-)
 
 
 def _store_stream(source: IO[bytes], filename: str) -> tuple[Path, str, int]:
@@ -207,6 +182,77 @@ def ledger_renormalize_models(*, organization: Organization) -> int:
     return changed
 
 
+def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | None = None) -> dict[str, int]:
+    """Price again, from the price book as it is now, every ledger row whose cost is a list-price estimate
+    or is missing for lack of a price; billed rows are never touched. Returns counts of rows estimated,
+    left unpriced and superseded (estimates for a provider and day that also has billed cost).
+
+    Run after the catalog or the organization's negotiated prices change: rows loaded before a model had
+    a price get one, and estimates follow corrected prices.
+    """
+    book = prices if prices is not None else price_book()
+    pending = (
+        LedgerEntry.objects.filter(organization=organization)
+        .exclude(token_type=TokenType.OTHER)
+        .filter(Q(cost_basis=CostBasis.ESTIMATED) | Q(cost_basis=CostBasis.UNKNOWN, cost=None))
+    )
+    by_price: dict[tuple[str, str, str, str, Decimal | None], list[date]] = {}
+    keys = pending.values_list("provider", "model", "model_raw", "token_type", "date").distinct().order_by()
+    for provider, model, model_raw, token_type, day in keys:
+        price = book.usd_per_million(provider=provider, model=model, token_type=token_type, on=day)
+        if price is None:
+            price = book.usd_per_million(provider=provider, model=model_raw, token_type=token_type, on=day)
+        by_price.setdefault((provider, model, model_raw, token_type, price), []).append(day)
+    counts = {"estimated": 0, "unpriced": 0, "superseded": 0}
+    estimated_days: dict[str, set[date]] = {}
+    with transaction.atomic():
+        for (provider, model, model_raw, token_type, price), days in by_price.items():
+            rows = pending.filter(
+                provider=provider, model=model, model_raw=model_raw, token_type=token_type, date__in=days
+            )
+            if price is None:
+                counts["unpriced"] += rows.update(cost=None, cost_basis=CostBasis.UNKNOWN)
+            else:
+                counts["estimated"] += _set_estimated_cost(rows, price)
+                estimated_days.setdefault(provider, set()).update(days)
+        billed = LedgerEntry.objects.filter(organization=organization, cost_basis__in=BILLED_COST_BASES)
+        for provider, provider_days in estimated_days.items():
+            billed_days = set(
+                billed.filter(provider=provider, date__in=provider_days)
+                .values_list("date", flat=True)
+                .distinct()
+                .order_by()
+            )
+            if billed_days:
+                counts["superseded"] += LedgerEntry.objects.filter(
+                    organization=organization, provider=provider, date__in=billed_days, cost_basis=CostBasis.ESTIMATED
+                ).update(cost_basis=CostBasis.SUPERSEDED)
+    return counts
+
+
+def _set_estimated_cost(rows: QuerySet[LedgerEntry], usd_per_million: Decimal) -> int:
+    """Set cost = quantity x price / 1e6 (rounded to the ledger's 10 decimals, half up) on ``rows``."""
+    if connection.vendor == "postgresql":
+        # PostgreSQL's numeric rounds half away from zero on storage: the same as ROUND_HALF_UP for
+        # the non-negative quantities of the ledger, and the same as an estimate written at ingest.
+        cost = ExpressionWrapper(
+            F("quantity") * Value(usd_per_million) / Value(Decimal(1_000_000)),
+            output_field=DecimalField(max_digits=24, decimal_places=10),
+        )
+        return rows.update(cost=cost, cost_basis=CostBasis.ESTIMATED)
+    changed = list(rows.only("pk", "quantity"))
+    for entry in changed:
+        entry.cost = _estimate(entry.quantity, usd_per_million)
+        entry.cost_basis = CostBasis.ESTIMATED
+    LedgerEntry.objects.bulk_update(changed, ["cost", "cost_basis"], batch_size=BULK_CHUNK_ROWS)
+    return len(changed)
+
+
+def _estimate(quantity: int, usd_per_million: Decimal) -> Decimal:
+    """The list-price cost of ``quantity`` tokens, to the ledger's 10 decimals (half up, as PostgreSQL rounds)."""
+    return (Decimal(quantity) * usd_per_million / 1_000_000).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+
+
 class _Tally:
     """Running totals for the upload summary."""
 
@@ -222,103 +268,223 @@ class _Tally:
         self.billed_keys: set[tuple[str, date]] = set()
         self.estimated_keys: set[tuple[str, date]] = set()
 
-    def add(self, row: tuple[object, ...]) -> None:
-        self.records += 1
-        token_type, quantity, cost, currency = row[9], row[10], row[13], row[14]
-        if token_type in self.tokens:
-            self.tokens[str(token_type)] += int(quantity)  # type: ignore[call-overload]
-        if cost is not None:
-            self.cost[str(currency)] = self.cost.get(str(currency), Decimal(0)) + cost  # type: ignore[operator]
-        self.days.add(row[3])  # type: ignore[arg-type]
-        self.units.add(row[11])  # type: ignore[arg-type]
-        basis = row[15]
-        if basis in BILLED_COST_BASES:
-            self.billed_keys.add((row[6], row[3]))  # type: ignore[arg-type]
-        elif basis == CostBasis.ESTIMATED:
-            self.estimated_keys.add((row[6], row[3]))  # type: ignore[arg-type]
-
     def date_range(self) -> tuple[str | None, str | None]:
         if not self.days:
             return None, None
         return min(self.days).isoformat(), max(self.days).isoformat()
 
 
-def _ledger_rows(
-    *,
-    upload: Upload,
-    records: Iterable[CanonicalRecord],
-    allocator: _Allocator,
-    prices: PriceBook,
-    aliases: dict[tuple[str, str], str],
-    tally: _Tally,
-) -> Iterator[tuple[object, ...]]:
-    """Normalize, price and allocate records into ledger rows. Touches no database: it runs inside COPY."""
-    models: dict[tuple[str, str], str] = {}
-    for record in records:
-        key = (record.provider, record.model_raw)
-        model = models.get(key)
-        if model is None:
-            model = models[key] = _model_for(aliases, record.provider, record.model_raw)
-        day = record.period_start.date()
-        cost, basis = record.cost, record.cost_basis
-        if cost is None and record.token_type != "other":
-            price = prices.usd_per_million(provider=record.provider, model=model, token_type=record.token_type, on=day)
-            if price is None:
-                price = prices.usd_per_million(
-                    provider=record.provider, model=record.model_raw, token_type=record.token_type, on=day
-                )
-            if price is not None:
-                cost = (Decimal(record.quantity) * price / 1_000_000).quantize(MONEY_QUANTUM)
-                basis = CostBasis.ESTIMATED
-                tally.estimated_records += 1
+# Ledger columns in the order the COPY writes them: the constant lineage first, then the columns a
+# record shares with its siblings of the same source row (rendered once per distinct set and cached),
+# then the columns of the record itself.
+# The record fields that identify a stream (the same for every record of a source row and usually for
+# every day of a project, key and model); with the model and tags and team they are the shared columns.
+STREAM_COLUMNS = (
+    "provider",
+    "model_raw",
+    "unit",
+    "currency",
+    "project",
+    "workspace",
+    "api_key",
+    "account",
+    "region",
+    "service_tier",
+)
+_STREAM_FIELDS = attrgetter(*STREAM_COLUMNS)
+SHARED_COLUMNS = ("model", *STREAM_COLUMNS, "tags", "team_id")
+RECORD_COLUMNS = (
+    "source_row",
+    "date",
+    "period_start",
+    "period_end",
+    "token_type",
+    "quantity",
+    "requests",
+    "cost",
+    "cost_basis",
+)
+COPY_COLUMNS = ("organization_id", "upload_id", *SHARED_COLUMNS, *RECORD_COLUMNS)
+COPY_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return COPY_NULL
+    return str(value).translate(_COPY_ESCAPES)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What a record has in common with the other records of its stream: model, team, the COPY text."""
+
+    model: str
+    team_id: int | None
+    copy_prefix: str
+
+
+@dataclass(frozen=True)
+class _Period:
+    day: date
+    copy_text: str  # date, period_start and period_end in COPY text format
+
+
+class _LedgerBuilder:
+    """Normalizes, prices and allocates records; caches every derivation per distinct key.
+
+    A million-row export has a few thousand distinct streams (provider, model, project, key, ...)
+    and a few hundred days: the model id, team, list price and the rendered COPY text of each are
+    derived once, not once per record. Touches no database (it runs while a COPY is open).
+    """
+
+    def __init__(
+        self,
+        *,
+        upload: Upload,
+        allocator: _Allocator,
+        prices: PriceBook,
+        aliases: dict[tuple[str, str], str],
+        tally: _Tally,
+    ) -> None:
+        self._lineage = f"{upload.organization_id}\t{upload.pk}\t"
+        self._allocator = allocator
+        self._prices = prices
+        self._aliases = aliases
+        self._tally = tally
+        self._models: dict[tuple[str, str], str] = {}
+        self._shared: dict[tuple[object, ...], _Shared] = {}
+        self._periods: dict[tuple[datetime, datetime], _Period] = {}
+        self._unit_prices: dict[tuple[str, str, str, date], Decimal | None] = {}
+
+    def shared(self, record: CanonicalRecord) -> _Shared:
+        stream = _STREAM_FIELDS(record)
+        tags = record.tags
+        key = (*stream, tuple(tags.items())) if tags else stream
+        shared = self._shared.get(key)
+        if shared is None:
+            model_key = (record.provider, record.model_raw)
+            model = self._models.get(model_key)
+            if model is None:
+                model = self._models[model_key] = _model_for(self._aliases, record.provider, record.model_raw)
+            team_id = self._allocator.team_id_for(record, model)
+            values = (model, *stream, json.dumps(tags), team_id)
+            prefix = self._lineage + "\t".join(_copy_text(value) for value in values) + "\t"
+            shared = self._shared[key] = _Shared(model=model, team_id=team_id, copy_prefix=prefix)
+            self._tally.units.add(record.unit)
+        return shared
+
+    def period(self, record: CanonicalRecord) -> _Period:
+        key = (record.period_start, record.period_end)
+        period = self._periods.get(key)
+        if period is None:
+            day = record.period_start.date()
+            text = f"{day.isoformat()}\t{record.period_start.isoformat()}\t{record.period_end.isoformat()}"
+            period = self._periods[key] = _Period(day=day, copy_text=text)
+        return period
+
+    def cost(self, record: CanonicalRecord, model: str, day: date) -> tuple[Decimal | None, str]:
+        """The record's cost and basis: as billed, else estimated from the list price in force that day."""
+        tally = self._tally
+        if record.cost is not None or record.token_type == "other":
+            cost, basis = record.cost, record.cost_basis
+        else:
+            key = (record.provider, record.model_raw, record.token_type, day)
+            if key in self._unit_prices:
+                price = self._unit_prices[key]
             else:
+                price = self._prices.usd_per_million(
+                    provider=record.provider, model=model, token_type=record.token_type, on=day
+                )
+                if price is None:
+                    price = self._prices.usd_per_million(
+                        provider=record.provider, model=record.model_raw, token_type=record.token_type, on=day
+                    )
+                self._unit_prices[key] = price
+            if price is None:
                 tally.unpriced_records += 1
-        row = (
-            upload.organization_id,
-            upload.pk,
-            record.source_row,
-            day,
-            record.period_start,
-            record.period_end,
-            record.provider,
-            model,
-            record.model_raw,
-            record.token_type,
-            record.quantity,
-            record.unit,
-            record.requests,
-            cost,
-            record.currency,
-            basis,
-            record.project,
-            record.workspace,
-            record.api_key,
-            record.account,
-            record.region,
-            record.service_tier,
-            record.tags,
-            allocator.team_id_for(record, model),
-        )
-        tally.add(row)
-        yield row
+                cost, basis = None, record.cost_basis
+            else:
+                tally.estimated_records += 1
+                cost = _estimate(record.quantity, price)
+                basis = CostBasis.ESTIMATED
+        tally.records += 1
+        if record.token_type in tally.tokens:
+            tally.tokens[record.token_type] += record.quantity
+        if cost is not None:
+            tally.cost[record.currency] = tally.cost.get(record.currency, Decimal(0)) + cost
+        tally.days.add(day)
+        if basis in BILLED_COST_BASES:
+            tally.billed_keys.add((record.provider, day))
+        elif basis == CostBasis.ESTIMATED:
+            tally.estimated_keys.add((record.provider, day))
+        return cost, basis
 
 
-def _write_rows(rows: Iterable[tuple[object, ...]]) -> None:
-    """Write ledger rows: COPY on PostgreSQL, batched inserts elsewhere. Runs inside the caller's transaction."""
-    if connection.vendor == "postgresql":
-        table = LedgerEntry._meta.db_table
-        tags_index = LEDGER_COLUMNS.index("tags")
-        with connection.cursor() as cursor:
-            raw_cursor = cursor.cursor
-            with raw_cursor.copy(f"COPY {table} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    values = list(row)
-                    values[tags_index] = json.dumps(values[tags_index])
-                    copy.write_row(values)
-        return
+def _write_copy(records: Iterable[CanonicalRecord], builder: _LedgerBuilder) -> None:
+    """Stream the records into the ledger with COPY, as pre-rendered text in chunks of about 1 MiB."""
+    table = LedgerEntry._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        lines: list[str] = []
+        size = 0
+        for record in records:
+            shared = builder.shared(record)
+            period = builder.period(record)
+            cost, basis = builder.cost(record, shared.model, period.day)
+            line = (
+                f"{shared.copy_prefix}{record.source_row}\t{period.copy_text}\t{record.token_type}\t"
+                f"{record.quantity}\t{COPY_NULL if record.requests is None else record.requests}\t"
+                f"{COPY_NULL if cost is None else cost}\t{basis}\n"
+            )
+            lines.append(line)
+            size += len(line)
+            if size >= COPY_CHUNK_BYTES:
+                copy.write("".join(lines))
+                lines.clear()
+                size = 0
+        if lines:
+            copy.write("".join(lines))
+
+
+def _write_bulk(records: Iterable[CanonicalRecord], builder: _LedgerBuilder, upload: Upload) -> None:
+    """Write the records with batched INSERTs (SQLite, the embedded demo database)."""
     batch: list[LedgerEntry] = []
-    for row in rows:
-        batch.append(LedgerEntry(**dict(zip(LEDGER_COLUMNS, row, strict=True))))
+    for record in records:
+        shared = builder.shared(record)
+        period = builder.period(record)
+        cost, basis = builder.cost(record, shared.model, period.day)
+        batch.append(
+            LedgerEntry(
+                organization_id=upload.organization_id,
+                upload_id=upload.pk,
+                source_row=record.source_row,
+                date=period.day,
+                period_start=record.period_start,
+                period_end=record.period_end,
+                provider=record.provider,
+                model=shared.model,
+                model_raw=record.model_raw,
+                token_type=record.token_type,
+                quantity=record.quantity,
+                unit=record.unit,
+                requests=record.requests,
+                cost=cost,
+                currency=record.currency,
+                cost_basis=basis,
+                project=record.project,
+                workspace=record.workspace,
+                api_key=record.api_key,
+                account=record.account,
+                region=record.region,
+                service_tier=record.service_tier,
+                tags=record.tags,
+                team_id=shared.team_id,
+            )
+        )
         if len(batch) >= BULK_CHUNK_ROWS:
             LedgerEntry.objects.bulk_create(batch)
             batch.clear()
@@ -326,20 +492,39 @@ def _write_rows(rows: Iterable[tuple[object, ...]]) -> None:
         LedgerEntry.objects.bulk_create(batch)
 
 
+def _write_ledger(records: Iterable[CanonicalRecord], builder: _LedgerBuilder, upload: Upload) -> None:
+    """Write the records into the ledger inside the caller's transaction: COPY on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        _write_copy(records, builder)
+    else:
+        _write_bulk(records, builder, upload)
+
+
 def _replace_earlier_rows(
-    *, upload: Upload, source_format: str, days: set[date], units: set[str]
+    *, upload: Upload, source_format: str, days: set[date], units: set[str], parts: set[str]
 ) -> dict[str, object] | None:
     """The later export wins: drop rows that earlier uploads of the same source loaded for these days.
 
     A source is the format plus the kind of rows: money-only rows (unit ``usd``, from cost files or
-    cost API pages) never replace token rows, nor the other way round. Runs inside the ingest
-    transaction, so the old rows go only if the new ones land.
+    cost API pages) never replace token rows, nor the other way round; and for formats made of
+    several parts (one Usage API endpoint per kind of usage) only uploads that hold one of the same
+    parts are replaced. Runs inside the ingest transaction, so the old rows go only if the new ones land.
     """
     if not days:
         return None
     earlier = LedgerEntry.objects.filter(
         organization_id=upload.organization_id, upload__format=source_format, date__in=sorted(days), unit__in=units
     ).exclude(upload=upload)
+    if parts:
+        candidates = Upload.objects.filter(
+            organization_id=upload.organization_id, format=source_format, status=Upload.Status.SUCCEEDED
+        ).exclude(pk=upload.pk)
+        same_parts = [
+            candidate.pk
+            for candidate in candidates.only("pk", "summary")
+            if not set(candidate.summary.get("source_parts") or []) or parts & set(candidate.summary["source_parts"])
+        ]
+        earlier = earlier.filter(upload_id__in=same_parts)
     summary = earlier.aggregate(first=Min("date"), last=Max("date"))
     upload_ids = sorted(set(earlier.values_list("upload_id", flat=True)))
     if not upload_ids:
@@ -419,18 +604,10 @@ def upload_ingest(*, upload_id: int) -> Upload:
         with transaction.atomic():
             LedgerEntry.objects.filter(upload=upload).delete()
             records = parse_export(path, module, stats, max_expanded_bytes=limit)
-            _write_rows(
-                _ledger_rows(
-                    upload=upload,
-                    records=records,
-                    allocator=allocator,
-                    prices=prices,
-                    aliases=aliases,
-                    tally=tally,
-                )
-            )
+            builder = _LedgerBuilder(upload=upload, allocator=allocator, prices=prices, aliases=aliases, tally=tally)
+            _write_ledger(records, builder, upload)
             replaced = _replace_earlier_rows(
-                upload=upload, source_format=module.NAME, days=tally.days, units=tally.units
+                upload=upload, source_format=module.NAME, days=tally.days, units=tally.units, parts=stats.source_parts
             )
             superseded = _supersede_estimates(upload=upload, tally=tally)
             date_from, date_to = tally.date_range()
@@ -441,6 +618,8 @@ def upload_ingest(*, upload_id: int) -> Upload:
                 **upload.summary,
                 "format": module.NAME,
                 "format_label": module.LABEL,
+                "format_version": stats.format_version,
+                "source_parts": sorted(stats.source_parts),
                 "rows_read": stats.rows_read,
                 "rows_skipped": stats.rows_skipped,
                 "records": tally.records,

@@ -57,12 +57,18 @@ class ParseStats:
 
     rows_read: int = 0
     rows_skipped: dict[str, int] = field(default_factory=dict)
+    # Which generation or variant of the format the file is (e.g. "FOCUS 1.2", "EA amortized"); "" if the
+    # format has only one.
+    format_version: str = ""
+    # For formats where one "export" is really several (the OpenAI Usage API has one endpoint per kind of
+    # usage): which parts this file holds. A later file replaces earlier rows only of the same parts.
+    source_parts: set[str] = field(default_factory=set)
 
     def skip(self, reason: str) -> None:
         self.rows_skipped[reason] = self.rows_skipped.get(reason, 0) + 1
 
 
-@dataclass
+@dataclass(slots=True)
 class CanonicalRecord:
     """One ledger line as a parser produces it, before normalization and allocation."""
 
@@ -203,9 +209,15 @@ def is_null(value: str | None) -> bool:
 
 def parse_token_count(value: str | None, *, row: int, column: str, errors: list[RowError]) -> int:
     """A non-negative whole token count; floats such as ``31422.0`` are accepted when whole."""
+    if value is None:
+        return 0
+    if value.isascii():  # the common cases, "31422" and "31422.0", need no Decimal
+        if value.isdigit():
+            return int(value)
+        if value.endswith(".0") and value[:-2].isdigit():
+            return int(value[:-2])
     if is_null(value):
         return 0
-    assert value is not None
     try:
         number = Decimal(value.strip())
     except InvalidOperation:

@@ -39,6 +39,7 @@ def _report(path: Path, upload: Upload | None, errors: list[dict[str, Any]] | No
         "file": str(path),
         "upload": upload.pk,
         "format": upload.format or None,
+        "format_version": summary.get("format_version") or None,
         "status": upload.status,
         "duplicate_of": upload.duplicate_of_id,
         "rows_read": summary.get("rows_read", 0),
@@ -48,6 +49,7 @@ def _report(path: Path, upload: Upload | None, errors: list[dict[str, Any]] | No
         "cost": summary.get("cost", {}),
         "date_from": summary.get("date_from"),
         "date_to": summary.get("date_to"),
+        "replaced": summary.get("replaced"),
         "duration_seconds": summary.get("duration_seconds"),
         "errors": upload.errors,
     }
