@@ -116,3 +116,54 @@ def usage_cost_per_token(*, organization: Organization, date_from: date, date_to
     if not totals["tokens"] or totals["cost"] is None:
         return None
     return Decimal(totals["cost"]) / Decimal(totals["tokens"])
+
+
+def usage_daily_by_leaf(*, organization: Organization) -> list[tuple[str, str, str, str, date, int]]:
+    """Daily tokens per provider, team (name, or "unallocated"), model and token type, oldest first.
+
+    The leaves of every forecast: each level people budget at (provider, team, model, team x model,
+    the organization) is a sum of leaves. Only token rows (``other`` and money-only rows excluded).
+    """
+    rows = (
+        LedgerEntry.objects.filter(organization=organization, unit="tokens")
+        .exclude(token_type="other")
+        .values("provider", "model", "token_type", "date")
+        .annotate(team_name=Coalesce(F("team__name"), Value("unallocated")), tokens=Sum("quantity"))
+        .order_by("date")
+    )
+    return [
+        (row["provider"], row["team_name"], row["model"], row["token_type"], row["date"], int(row["tokens"]))
+        for row in rows
+    ]
+
+
+def usage_unit_costs(
+    *, organization: Organization, date_from: date, date_to: date
+) -> dict[tuple[str, str, str], Decimal]:
+    """USD per token actually paid (billed, or estimated from list price) per provider, model and token type.
+
+    Counted cost of the period (cost files' billed rows included, superseded estimates excluded) divided
+    by the tokens of the period; keys with no tokens or no cost are left out.
+    """
+    rows = (
+        ledger_for(organization=organization, date_from=date_from, date_to=date_to)
+        .filter(currency="USD")
+        .exclude(token_type="other")
+        .values("provider", "model", "token_type")
+        .annotate(
+            tokens=Sum("quantity", filter=Q(unit="tokens")),
+            cost=Sum("cost", filter=Q(cost_basis__in=COUNTED_COST_BASES)),
+        )
+        .order_by()
+    )
+    return {
+        (row["provider"], row["model"], row["token_type"]): Decimal(row["cost"]) / Decimal(row["tokens"])
+        for row in rows
+        if row["tokens"] and row["cost"] is not None
+    }
+
+
+def organizations_with_usage() -> QuerySet[Organization]:
+    """Organizations whose ledger has at least one token row."""
+    with_tokens = LedgerEntry.objects.filter(unit="tokens").values("organization_id")
+    return Organization.objects.filter(pk__in=with_tokens).order_by("slug")

@@ -26,6 +26,7 @@ from finops.models import AllocationRule, Organization, TokenType
 from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book
 from ingest.models import BILLED_COST_BASES, CostBasis, LedgerEntry, Upload
 from ingest.normalize import normalize_model
+from ingest.signals import upload_succeeded
 from ingest.parsers import CanonicalRecord, IngestError, ParseStats, RowError, detect_format, parse_export
 
 logger = logging.getLogger(__name__)
@@ -635,6 +636,8 @@ def upload_ingest(*, upload_id: int) -> Upload:
             }
             upload.finished_at = timezone.now()
             upload.save()
+            succeeded = upload
+            transaction.on_commit(lambda: upload_succeeded.send(sender=Upload, upload=succeeded))
     except IngestError as error:
         upload.status = Upload.Status.FAILED
         upload.errors = [row_error.as_dict() for row_error in error.errors]

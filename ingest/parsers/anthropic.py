@@ -1,4 +1,4 @@
-"""What the two Anthropic Console exports share: usage dates, model display names, dimension cells.
+"""What the Anthropic formats share: usage dates, model display names, the inference geo as a region.
 
 The formats themselves live in ``anthropic_tokens`` (token export) and ``anthropic_cost`` (cost
 export); see reference/export-formats.md sections 5, 6 and 12.
@@ -85,18 +85,6 @@ def model_id_from_display_name(name: str) -> str | None:
     return "-".join(parts)
 
 
-def cell(row: dict[str, str], column: str) -> str:
-    """The trimmed cell, or "" when the column is absent or the value is null (``--``, ``null``)."""
-    value = row.get(column)
-    return "" if is_null(value) else (value or "").strip()
-
-
-def region_from_geo(row: dict[str, str]) -> str:
-    """``inference_geo`` (``global``, ``us``), or "" when absent or ``not_available``."""
-    geo = cell(row, "inference_geo")
+def region_from_geo(geo: str) -> str:
+    """The region of an ``inference_geo`` value (``global``, ``us``); "" for ``not_available``."""
     return "" if geo.lower() == "not_available" else geo
-
-
-def tags_from(row: dict[str, str], columns: tuple[str, ...]) -> dict[str, str]:
-    """The non-null cells of ``columns`` as tags, keyed by column name (``≤ 200k`` kept as written)."""
-    return {column: value for column in columns if (value := cell(row, column))}

@@ -21,6 +21,9 @@ Dimensions: workspace <- ``workspace_id`` (null is the default workspace, or not
 ``api_key_id``, service_tier, region <- ``inference_geo`` (``not_available`` dropped); ``context_window``,
 ``speed``, ``account_id`` and ``service_account_id`` go to tags. ``model`` null (not grouped) gives "".
 
+``stats.source_parts`` gets ``usage_report`` and/or ``cost_report`` (the endpoints whose results the document
+holds) and ``stats.format_version`` says "Usage report", "Cost report" or both.
+
 ``source_row`` of a record, and ``row`` of an error, is the 1-based ordinal of its result across the whole
 document (every result of every bucket of every page, in order); messages also name the bucket ordinal, as in
 ``result 7 (bucket 3): ...``. ``rows_read`` counts results; empty buckets are not results.
@@ -29,12 +32,13 @@ document (every result of every bucket of every page, in order); messages also n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from ingest.parsers.anthropic import PROVIDER
-from ingest.parsers.base import CanonicalRecord, IngestError, ParseStats, RowError
-from ingest.parsers.openai_api import ResultFields, bucket_error, shown, walk_buckets
+from ingest.parsers.anthropic import PROVIDER, region_from_geo
+from ingest.parsers.base import CanonicalRecord, IngestError, ParseStats, RowError, as_utc, note_format_version
+from ingest.parsers.openai_api import ResultFields, bucket_error, buckets_of, shown, walk_buckets
 
 NAME = "anthropic_api"
 LABEL = "Anthropic Admin API usage/cost report JSON"
@@ -51,24 +55,18 @@ TOKEN_COST_TYPES = frozenset({"tokens", "token"})
 USAGE_TAG_FIELDS = ("context_window", "speed", "account_id", "service_account_id")
 COST_TAG_FIELDS = ("context_window", "cost_type", "description", "speed")
 TIME_EXPECTED = "expected an RFC 3339 time such as 2025-08-01T00:00:00Z"
+USAGE_PART = "usage_report"
+COST_PART = "cost_report"
+USAGE_REPORT = "Usage report"
+COST_REPORT = "Cost report"
+
+
+def _is_page(document: dict[str, Any]) -> bool:
+    return "data" in document
 
 
 def _buckets(document: object) -> list[object] | None:
-    """The buckets of a page, a list of pages or a bare list of buckets, in order; None for other shapes."""
-    if isinstance(document, dict):
-        data = document.get("data")
-        return list(data) if isinstance(data, list) else None
-    if not isinstance(document, list):
-        return None
-    if document and all(isinstance(page, dict) and "data" in page for page in document):
-        buckets: list[object] = []
-        for page in document:
-            data = page.get("data")
-            if not isinstance(data, list):
-                return None
-            buckets.extend(data)
-        return buckets
-    return list(document)
+    return buckets_of(document, is_page=_is_page)
 
 
 def _is_usage(result: dict[str, object]) -> bool:
@@ -97,30 +95,15 @@ def matches(document: object) -> bool:
     return True
 
 
-def _instant(value: object, *, bucket: int, column: str, errors: list[RowError]) -> datetime | None:
+def _instant(value: object, bucket: int, column: str, errors: list[RowError]) -> datetime | None:
     if not isinstance(value, str):
         errors.append(bucket_error(bucket, column, f"is {shown(value)}; {TIME_EXPECTED}"))
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        return as_utc(datetime.fromisoformat(value.strip()))
     except ValueError:
         errors.append(bucket_error(bucket, column, f"{shown(value)} is not a time; {TIME_EXPECTED}"))
         return None
-    # No offset: UTC (reference section 0.2, rule 5).
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _period(bucket: dict[str, object], number: int, errors: list[RowError]) -> tuple[datetime, datetime] | None:
-    start = _instant(bucket.get("starting_at"), bucket=number, column="starting_at", errors=errors)
-    end = _instant(bucket.get("ending_at"), bucket=number, column="ending_at", errors=errors)
-    if start is None or end is None:
-        return None
-    if end <= start:
-        errors.append(
-            bucket_error(number, "ending_at", f"ends ({end.isoformat()}) before it starts ({start.isoformat()})")
-        )
-        return None
-    return start, end
 
 
 def cents_to_major(amount: Decimal) -> Decimal:
@@ -148,7 +131,8 @@ def parse_document(document: object, stats: ParseStats) -> Iterator[CanonicalRec
         stats,
         is_bucket=lambda bucket: isinstance(bucket, dict),
         bucket_expected="a bucket with starting_at, ending_at",
-        period=_period,
+        bounds=("starting_at", "ending_at"),
+        instant=_instant,
         records=lambda fields, start, end: _result_records(fields, start, end, stats),
     )
 
@@ -158,16 +142,15 @@ def _result_records(
 ) -> Iterator[CanonicalRecord]:
     result = fields.fields
     if _is_usage(result):
+        stats.source_parts.add(USAGE_PART)
+        note_format_version(stats, USAGE_REPORT)
         yield from _usage_records(fields, start, end, stats)
     elif _is_cost(result):
+        stats.source_parts.add(COST_PART)
+        note_format_version(stats, COST_REPORT)
         yield from _cost_records(fields, start, end)
     else:
         fields.fail(None, "is neither a usage item (no uncached_input_tokens) nor a cost item (no amount and currency)")
-
-
-def _region(fields: ResultFields) -> str:
-    geo = fields.text("inference_geo")
-    return "" if geo.lower() == "not_available" else geo
 
 
 def _usage_records(
@@ -206,7 +189,7 @@ def _usage_records(
                 unit=unit,
                 workspace=fields.text("workspace_id"),
                 api_key=fields.text("api_key_id"),
-                region=_region(fields),
+                region=region_from_geo(fields.text("inference_geo")),
                 service_tier=fields.text("service_tier"),
                 tags={**row_tags, **extra_tags},
             )
@@ -253,7 +236,7 @@ def _cost_records(fields: ResultFields, start: datetime, end: datetime) -> Itera
         cost_basis="billed",
         workspace=fields.text("workspace_id"),
         api_key=fields.text("api_key_id"),
-        region=_region(fields),
+        region=region_from_geo(fields.text("inference_geo")),
         service_tier=fields.text("service_tier"),
         tags=tags,
     )

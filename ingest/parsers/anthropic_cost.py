@@ -4,17 +4,28 @@ One row per day x model x workspace x key x token type, in dollars rounded to ce
 (reference/export-formats.md section 6). Variants: 2024 (7 columns); current (11 columns, the real
 sample); with ``list_price_usd``; 2026-08 with ``api_key_id,api_key_status`` appended. The file carries
 money, not tokens (tokens come from the token export), so every record has quantity 0 in unit
-``usd``. Rows with the same key are kept apart: the ledger sums them.
+``usd``. Rows with the same key are kept apart: the ledger sums them. ``stats.format_version`` names the
+variant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
 from typing import IO
 
-from ingest.parsers.anthropic import PROVIDER, cell, parse_usage_period, region_from_geo, tags_from
-from ingest.parsers.base import MAX_ERRORS, CanonicalRecord, IngestError, ParseStats, RowError, RowReader
+from ingest.parsers.anthropic import PROVIDER, parse_usage_period, region_from_geo
+from ingest.parsers.base import (
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    RowReader,
+    cell,
+    counted_rows,
+    note_format_version,
+    parse_decimal,
+    tags_from,
+)
 
 NAME = "anthropic_cost"
 LABEL = "Anthropic Console cost export"
@@ -32,39 +43,41 @@ TOKEN_TYPES = {
 }
 TOKEN_COST_TYPES = frozenset({"token", "tokens"})
 ROW_TAG_COLUMNS = ("context_window", "speed", "cost_type", "list_price_usd", "api_key_id", "api_key_status")
+USD_EXPECTED = "an amount in USD"
 
 
-def _parse_usd(row: dict[str, str], column: str, *, row_number: int, errors: list[RowError]) -> Decimal | None:
-    value = row.get(column)
-    if not cell(row, column):
-        errors.append(RowError(row=row_number, column=column, message="is empty; expected an amount in USD"))
-        return None
-    assert value is not None
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        amount = Decimal("NaN")
-    if not amount.is_finite():
-        errors.append(
-            RowError(row=row_number, column=column, message=f"{value!r} is not a number; expected an amount in USD")
-        )
-        return None
-    return amount
+def format_version(header: list[str]) -> str:
+    """Which of the header variants the file has (see the module docstring)."""
+    columns = set(header)
+    if columns & {"api_key_id", "api_key_status"}:
+        label = "2026-08 layout (api_key_id, api_key_status)"
+        return f"{label}, with list_price_usd" if "list_price_usd" in columns else label
+    if "list_price_usd" in columns:
+        return "2025 layout (with list_price_usd)"
+    if columns & {"cost_type", "context_window"}:
+        return "2026 layout (cost_type, no list_price_usd)"
+    return "2024 layout (7 columns)"
 
 
 def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     """Yield one billed record per row (web-search ``--`` rows as ``other``); raise IngestError on any bad row."""
     errors: list[RowError] = []
     reader = RowReader(text, errors)
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    note_format_version(stats, format_version(reader.header))
+    for row_number, row in counted_rows(reader, stats):
         before = len(errors)
         period = parse_usage_period(row.get("usage_date_utc"), row=row_number, column="usage_date_utc", errors=errors)
-        cost = _parse_usd(row, "cost_usd", row_number=row_number, errors=errors)
-        if cell(row, "list_price_usd"):
-            _parse_usd(row, "list_price_usd", row_number=row_number, errors=errors)
+        cost = parse_decimal(
+            row.get("cost_usd"), row=row_number, column="cost_usd", errors=errors, expected=USD_EXPECTED
+        )
+        parse_decimal(
+            row.get("list_price_usd"),
+            row=row_number,
+            column="list_price_usd",
+            errors=errors,
+            expected=USD_EXPECTED,
+            required=False,
+        )
         raw_token_type = cell(row, "token_type")
         token_type, ttl = TOKEN_TYPES.get(raw_token_type, ("other", ""))
         if raw_token_type and raw_token_type not in TOKEN_TYPES:
@@ -104,7 +117,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             cost_basis="billed",
             workspace=cell(row, "workspace"),
             api_key=cell(row, "api_key"),
-            region=region_from_geo(row),
+            region=region_from_geo(cell(row, "inference_geo")),
             service_tier=cell(row, "usage_type"),
             tags=tags,
         )

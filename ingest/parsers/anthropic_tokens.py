@@ -4,7 +4,8 @@ One wide row per day (or hour) x model x key x workspace x usage type, unpivoted
 token type (reference/export-formats.md section 5). Generations: the current header; the 2025-06
 header without ``context_window``, ``inference_geo`` and ``speed``; and the older one with a single
 ``usage_input_tokens_cache_write`` column. Columns are read by name, and every
-``usage_input_tokens_cache_write*`` column counts as cache write. The file has no cost.
+``usage_input_tokens_cache_write*`` column counts as cache write, and ``stats.format_version`` names the
+generation. The file has no cost.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
-from ingest.parsers.anthropic import PROVIDER, cell, parse_usage_period, region_from_geo, tags_from
+from ingest.parsers.anthropic import PROVIDER, parse_usage_period, region_from_geo
 from ingest.parsers.base import (
-    MAX_ERRORS,
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
     RowReader,
+    cell,
+    counted_rows,
+    note_format_version,
     parse_token_count,
+    tags_from,
 )
 
 NAME = "anthropic_tokens"
@@ -29,6 +33,16 @@ SIGNATURE = frozenset({"usage_date_utc", "model_version", "usage_input_tokens_no
 
 CACHE_WRITE_PREFIX = "usage_input_tokens_cache_write"
 ROW_TAG_COLUMNS = ("context_window", "speed")
+CURRENT = "current layout (context_window, inference_geo, speed)"
+MID_2025 = "2025-06 layout (5-minute and 1-hour cache writes)"
+OLDER = "older layout (one cache-write column)"
+
+
+def format_version(header: list[str]) -> str:
+    """Which header generation the file has (see the module docstring)."""
+    if "context_window" in header or "inference_geo" in header:
+        return CURRENT
+    return OLDER if CACHE_WRITE_PREFIX in header else MID_2025
 
 
 def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
@@ -36,10 +50,8 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     errors: list[RowError] = []
     reader = RowReader(text, errors)
     cache_write_columns = [column for column in reader.header if column.startswith(CACHE_WRITE_PREFIX)]
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    note_format_version(stats, format_version(reader.header))
+    for row_number, row in counted_rows(reader, stats):
         before = len(errors)
         period = parse_usage_period(row.get("usage_date_utc"), row=row_number, column="usage_date_utc", errors=errors)
 
@@ -88,7 +100,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
                     unit=unit,
                     workspace=cell(row, "workspace"),
                     api_key=cell(row, "api_key"),
-                    region=region_from_geo(row),
+                    region=region_from_geo(cell(row, "inference_geo")),
                     service_tier=cell(row, "usage_type"),
                     tags={**row_tags, **extra_tags},
                 )

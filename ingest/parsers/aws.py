@@ -10,122 +10,32 @@ cross-region routing. ``line_item_usage_amount`` is in the pricing unit (``1K to
 ``Units``), so tokens = amount x block size, rounded half-up. Anything else Bedrock bills
 (provisioned throughput, customization, images, guardrails, credits, refunds, discounts) becomes one
 ``other`` record with quantity 0, its cost, and the raw usage in tags.
-
-The format-neutral helpers at the top (cells, numbers, timestamps, the raw header) are used by the
-Google Cloud parsers too; they are candidates for ``base.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import IO, cast
+from decimal import Decimal
+from typing import IO
 
 from ingest.parsers.base import (
-    MAX_ERRORS,
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
-    RowReader,
-    is_null,
+    block_size_from,
+    cell,
+    counted_rows,
+    note_format_version,
+    parse_currency,
+    parse_decimal,
+    parse_period,
+    read_rows,
+    round_half_up,
 )
-
-# --- Format-neutral helpers ------------------------------------------------------------------
-
-TIMESTAMP_EXPECTED = "expected ISO-8601 such as 2026-03-01T00:00:00Z"
-_TRAILING_UTC = re.compile(r"\s*UTC$", re.IGNORECASE)
-
-
-def cell(row: dict[str, str], column: str | None) -> str:
-    """The trimmed cell, or "" when the column is absent (or None) or the value is null."""
-    if column is None:
-        return ""
-    value = row.get(column)
-    return "" if is_null(value) else (value or "").strip()
-
-
-def read_rows(text: IO[str], errors: list[RowError]) -> tuple[RowReader, dict[str, str]]:
-    """A RowReader over ``text`` and the header names as written, keyed by their normalized name.
-
-    The raw names give error messages the column as the user sees it (``lineItem/UsageAmount``) and
-    keep the case of tag keys. A header with a quoted line break falls back to the normalized names.
-    """
-    first = text.readline()
-    reader = RowReader(cast(IO[str], itertools.chain([first], text)), errors)
-    try:
-        raw = next(csv.reader([first]))
-    except (csv.Error, StopIteration):
-        raw = []
-    names = dict(zip(reader.header, raw, strict=True)) if len(raw) == len(reader.header) else {}
-    return reader, {column: names.get(column, column) for column in reader.header}
-
-
-def round_half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def parse_decimal(value: str, *, row: int, column: str, errors: list[RowError], expected: str) -> Decimal | None:
-    """A finite Decimal (scientific notation accepted; never a float), or None and a row error."""
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite():
-        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a number; expected {expected}"))
-        return None
-    return number
-
-
-def parse_timestamp(value: str, *, row: int, column: str, errors: list[RowError], what: str) -> datetime | None:
-    """A UTC instant from ISO-8601 (``Z``, an offset, no offset = UTC, a trailing `` UTC``, or a bare date)."""
-    if not value.strip():
-        errors.append(RowError(row=row, column=column, message=f"is empty; expected {what} as ISO-8601"))
-        return None
-    text = _TRAILING_UTC.sub("", value.strip())
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        errors.append(
-            RowError(row=row, column=column, message=f"{value!r} is not a valid date and time; {TIMESTAMP_EXPECTED}")
-        )
-        return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    if not 2000 <= moment.year < 2100:
-        errors.append(
-            RowError(row=row, column=column, message=f"{value!r} is not a plausible date; expected a year 2000-2099")
-        )
-        return None
-    return moment
-
-
-def check_period(start: datetime, end: datetime, *, row: int, column: str, errors: list[RowError]) -> bool:
-    if end < start:
-        errors.append(
-            RowError(
-                row=row,
-                column=column,
-                message=f"{end.isoformat()} is before the usage start {start.isoformat()}; expected end >= start",
-            )
-        )
-        return False
-    return True
-
-
-def parse_currency(value: str, *, row: int, column: str, errors: list[RowError]) -> str | None:
-    code = value.strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        message = "is empty" if not code else f"{value!r} is not a currency code"
-        errors.append(RowError(row=row, column=column, message=f"{message}; expected an ISO-4217 code such as USD"))
-        return None
-    return code
-
 
 # --- Bedrock usage types ---------------------------------------------------------------------
 
@@ -154,7 +64,6 @@ _CACHE_TTL = re.compile(r"cache[-_]?write[-_]?(\d+[hm])", re.IGNORECASE)
 # Usage that is billed by Bedrock but is not inference tokens, even if a token word appears.
 _NOT_INFERENCE = ("provisioned", "customization", "training", "storage", "modelunit")
 _PRICING_UNIT = re.compile(r"(?:(\d[\d,]*(?:\.\d+)?)\s*)?([km])?\s*(?:tokens?|units?|count)?", re.IGNORECASE)
-_SCALES = {"": 1, "k": 1_000, "m": 1_000_000}
 
 
 @dataclass(frozen=True)
@@ -233,14 +142,7 @@ def classify_usage_type(usage_type: str) -> BedrockUsage:
 def pricing_block(unit: str) -> int | None:
     """Tokens per unit of ``pricing_unit``: ``1K tokens`` 1000, ``1M tokens`` 1e6, ``tokens``/``Units``/"" 1."""
     match = _PRICING_UNIT.fullmatch(unit.strip())
-    if match is None:
-        return None
-    number, scale = match.groups()
-    count = Decimal(number.replace(",", "")) if number else Decimal(1)
-    block = count * _SCALES[(scale or "").lower()]
-    if block <= 0 or block != block.to_integral_value():
-        return None
-    return int(block)
+    return None if match is None else block_size_from(*match.groups())
 
 
 def marketplace_model(product_name: str) -> str:
@@ -282,6 +184,7 @@ class CurColumns:
     account: str
     resource_id: str
     region: str
+    version: str  # the format generation, for ParseStats.format_version
     iam_principal: str | None = None
     product_map: str | None = None  # CUR 2.0 ``product`` map: fallback for product name and region
     tag_map: str | None = None  # CUR 2.0 ``resource_tags`` map column
@@ -341,11 +244,12 @@ def parse_cur(text: IO[str], stats: ParseStats, columns: CurColumns) -> Iterator
     def name(column: str) -> str:
         return names.get(column, column)
 
+    version = columns.version
+    if columns.tag_map and columns.tag_map not in header and any(c.startswith(columns.tag_prefix) for c in header):
+        version = "snake_case CUR with flattened tag columns (Athena/Parquet)"
+    note_format_version(stats, version)
     net_column = columns.net_unblended_cost if columns.net_unblended_cost in header else None
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    for row_number, row in counted_rows(reader, stats):
         line_item_type = cell(row, columns.line_item_type)
         if line_item_type.lower() == "tax":
             stats.skip(SKIP_TAX)
@@ -375,38 +279,33 @@ def parse_cur(text: IO[str], stats: ParseStats, columns: CurColumns) -> Iterator
                     message="is empty; expected a line item type such as Usage",
                 )
             )
-        start = parse_timestamp(
-            cell(row, columns.start), row=row_number, column=name(columns.start), errors=errors, what="the usage start"
+        period = parse_period(
+            cell(row, columns.start),
+            cell(row, columns.end),
+            row=row_number,
+            columns=(name(columns.start), name(columns.end)),
+            errors=errors,
         )
-        end = parse_timestamp(
-            cell(row, columns.end), row=row_number, column=name(columns.end), errors=errors, what="the usage end"
-        )
-        if start is not None and end is not None:
-            check_period(start, end, row=row_number, column=name(columns.end), errors=errors)
         currency = parse_currency(
             cell(row, columns.currency), row=row_number, column=name(columns.currency), errors=errors
         )
         cost_column = net_column if net_column and cell(row, net_column) else columns.unblended_cost
-        cost_text = cell(row, cost_column)
-        cost: Decimal | None = None
-        if not cost_text:
-            errors.append(
-                RowError(row=row_number, column=name(cost_column), message="is empty; expected an amount of money")
-            )
-        else:
-            cost = parse_decimal(
-                cost_text, row=row_number, column=name(cost_column), errors=errors, expected="an amount of money"
-            )
+        cost = parse_decimal(
+            cell(row, cost_column),
+            row=row_number,
+            column=name(cost_column),
+            errors=errors,
+            expected="an amount of money",
+        )
         amount_text = cell(row, columns.usage_amount)
-        amount = Decimal(0)
-        if amount_text:
-            amount = parse_decimal(
-                amount_text,
-                row=row_number,
-                column=name(columns.usage_amount),
-                errors=errors,
-                expected="a usage amount",
-            ) or Decimal(0)
+        amount = parse_decimal(
+            amount_text,
+            row=row_number,
+            column=name(columns.usage_amount),
+            errors=errors,
+            expected="a usage amount",
+            required=False,
+        ) or Decimal(0)
         unit = cell(row, columns.pricing_unit)
         tags = _tags(row, columns, names, row_number=row_number, errors=errors)
         usage = classify_usage_type(usage_type)
@@ -439,8 +338,9 @@ def parse_cur(text: IO[str], stats: ParseStats, columns: CurColumns) -> Iterator
             tags.update({"usage_type": usage_type, "raw_unit": unit, "raw_quantity": amount_text})
             if line_item_type.lower() not in TOKEN_LINE_ITEM_TYPES:
                 tags["line_item_type"] = line_item_type
-        if len(errors) > before or start is None or end is None or currency is None or cost is None:
+        if len(errors) > before or period is None or currency is None or cost is None:
             continue
+        start, end = period
         if usage.cross_region:
             tags["cross_region"] = usage.cross_region
         if usage.cache_ttl:

@@ -33,6 +33,7 @@ COLUMNS = CurColumns(
     account="line_item_usage_account_id",
     resource_id="line_item_resource_id",
     region="product_region_code",
+    version="CUR 2.0",
     iam_principal="line_item_iam_principal",
     product_map="product",
     tag_map="resource_tags",

@@ -33,6 +33,7 @@ COLUMNS = CurColumns(
     account="lineitem/usageaccountid",
     resource_id="lineitem/resourceid",
     region="product/regioncode",
+    version="legacy CUR (CUR 1)",
     tag_prefix="resourcetags/",
 )
 

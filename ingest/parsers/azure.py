@@ -11,7 +11,10 @@ Foundry Models rows enter the ledger; every other row is skipped and counted.
 (the record is then tagged ``tokens_rounded``). The token type comes from the meter name
 (``classify_meter``): the grammar was checked on all 880 token meters of the Azure Retail Prices API.
 
-The helpers for numbers, block units and tags are shared with the FOCUS parser.
+``stats.format_version`` names the agreement and schema the header shows (EA by schema version, MCA,
+pay-as-you-go) and notes localized headers. Actual and amortized files have the same columns, so it
+cannot say which of the two a file is. The meter grammar, block units and tags are shared with the
+FOCUS parser.
 """
 
 from __future__ import annotations
@@ -21,11 +24,25 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import pairwise
 from typing import IO
 
-from ingest.parsers.base import MAX_ERRORS, CanonicalRecord, IngestError, ParseStats, RowError, RowReader, is_null
+from ingest.parsers.base import (
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    as_utc,
+    block_size_from,
+    counted_rows,
+    is_null,
+    normalize_header_name,
+    note_format_version,
+    parse_currency,
+    parse_decimal,
+    read_rows,
+    tokens_from_blocks,
+)
 
 NAME = "azure_cost"
 LABEL = "Azure cost-details export (EA or MCA)"
@@ -37,6 +54,9 @@ CURRENCY_COLUMNS = ("billingcurrencycode", "billingcurrency", "currency")
 DATE_COLUMNS = ("date", "usagedatetime")
 SUBSCRIPTION_COLUMNS = ("subscriptionid", "subscriptionguid")
 RESOURCE_GROUP_COLUMNS = ("resourcegroup", "resourcegroupname")
+# Columns only a Microsoft Customer Agreement file has, and those that EA schema 2024-08-01 added.
+MCA_COLUMNS = frozenset({"invoiceid", "costinusd", "costinpricingcurrency", "paygcostinbillingcurrency"})
+EA_2024_COLUMNS = frozenset({"accountid", "resourcelocationnormalized"})
 
 SKIP_NOT_AI = "not an AI service"
 # Actual and amortized exports have the same columns and a row does not say which file it came from,
@@ -163,7 +183,7 @@ def classify_meter(meter_name: str) -> MeterReading:
     )
 
 
-# --- numbers, units, dates and tags (shared with the FOCUS parser) ---
+# --- units, dates and tags (units and tags are shared with the FOCUS parser) ---
 
 _BLOCK_UNIT = re.compile(r"^(\d+)\s*([km])?$", re.IGNORECASE)
 
@@ -176,37 +196,7 @@ def block_size(unit: str | None) -> int | None:
     if text.lower().endswith("tokens"):
         text = text[: -len("tokens")].strip()
     match = _BLOCK_UNIT.match(text)
-    if not match:
-        return None
-    multiplier = {"k": 1000, "m": 1_000_000}.get((match.group(2) or "").lower(), 1)
-    size = int(match.group(1)) * multiplier
-    return size or None
-
-
-def parse_decimal(
-    value: str | None, *, row: int, column: str, errors: list[RowError], what: str, required: bool = True
-) -> Decimal | None:
-    """A finite decimal (``5.64902E-05`` accepted); an error names row and column when it is not one."""
-    if is_null(value):
-        if required:
-            errors.append(RowError(row=row, column=column, message=f"is empty; expected {what}"))
-        return None
-    assert value is not None
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        number = None
-    if number is None or not number.is_finite():
-        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a number; expected {what}"))
-        return None
-    return number
-
-
-def tokens_from_blocks(quantity: Decimal, block: int) -> tuple[int, bool]:
-    """Whole tokens for ``quantity`` blocks of ``block`` tokens, rounded half up; and whether it was rounded."""
-    exact = quantity * block
-    whole = exact.to_integral_value(rounding=ROUND_HALF_UP)
-    return int(whole), whole != exact
+    return None if match is None else block_size_from(*match.groups())
 
 
 def parse_tags(value: str | None) -> dict[str, str] | None:
@@ -229,16 +219,6 @@ def parse_tags(value: str | None) -> dict[str, str] | None:
     }
 
 
-def parse_currency(value: str | None, *, row: int, column: str, errors: list[RowError]) -> str | None:
-    text = (value or "").strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", text):
-        expected = "expected an ISO 4217 currency code such as USD"
-        message = f"is empty; {expected}" if not text else f"{value!r} is not a currency code; {expected}"
-        errors.append(RowError(row=row, column=column, message=message))
-        return None
-    return text
-
-
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
@@ -255,10 +235,7 @@ def parse_day(value: str | None, *, row: int, column: str, errors: list[RowError
         if us_date:
             day = date(int(us_date.group(3)), int(us_date.group(1)), int(us_date.group(2)))
         else:
-            parsed = datetime.fromisoformat(text)
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(UTC)
-            day = parsed.date()
+            day = as_utc(datetime.fromisoformat(text)).date()
     except ValueError:
         errors.append(RowError(row=row, column=column, message=f"{value!r} is not a valid date; {expected}"))
         return None
@@ -268,6 +245,24 @@ def parse_day(value: str | None, *, row: int, column: str, errors: list[RowError
 def first_present(columns: Iterable[str], candidates: tuple[str, ...]) -> str | None:
     present = set(columns)
     return next((name for name in candidates if name in present), None)
+
+
+def format_version(names: dict[str, str], cost_column: str) -> str:
+    """The agreement and schema of a header (normalized name -> name as written), localized headers noted."""
+    columns = set(names)
+    if cost_column == "pretaxcost":
+        label = "pay-as-you-go (PreTaxCost)"
+    elif columns & MCA_COLUMNS or names.get("metername") == "meterName":
+        label = "MCA"
+    elif cost_column == "cost":
+        label = "EA, older schema (Cost, BillingCurrency)"
+    elif columns & EA_2024_COLUMNS:
+        label = "EA, schema 2024-08-01"
+    else:
+        label = "EA, schema 2023-12-01-preview or earlier"
+    if any(normalize_header_name(raw) != raw.strip().lower() for raw in names.values()):
+        label += ", localized headers"
+    return label
 
 
 def _provider(category: str, subcategory: str) -> str | None:
@@ -284,7 +279,7 @@ def _provider(category: str, subcategory: str) -> str | None:
 def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     """Yield one record per Azure OpenAI / Foundry Models row; raise IngestError on any bad one."""
     errors: list[RowError] = []
-    reader = RowReader(text, errors)
+    reader, names = read_rows(text, errors)
     cost_column = first_present(reader.header, COST_COLUMNS)
     currency_column = first_present(reader.header, CURRENCY_COLUMNS)
     date_column = first_present(reader.header, DATE_COLUMNS)
@@ -300,12 +295,10 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     if header_errors:
         raise IngestError(header_errors)
     assert cost_column is not None and currency_column is not None and date_column is not None
+    note_format_version(stats, format_version(names, cost_column))
     subscription_column = first_present(reader.header, SUBSCRIPTION_COLUMNS)
     resource_group_column = first_present(reader.header, RESOURCE_GROUP_COLUMNS)
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    for row_number, row in counted_rows(reader, stats):
         provider = _provider(row.get("metercategory") or "", row.get("metersubcategory") or "")
         if provider is None:
             stats.skip(SKIP_NOT_AI)
@@ -317,10 +310,15 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         reading = classify_meter(meter_name)
         start = parse_day(row.get(date_column), row=row_number, column=date_column, errors=errors)
         quantity = parse_decimal(
-            row.get("quantity"), row=row_number, column="quantity", errors=errors, what="a quantity"
+            row.get("quantity"), row=row_number, column="quantity", errors=errors, expected="a quantity"
         )
         cost = parse_decimal(
-            row.get(cost_column), row=row_number, column=cost_column, errors=errors, what="an amount", required=False
+            row.get(cost_column),
+            row=row_number,
+            column=cost_column,
+            errors=errors,
+            expected="an amount",
+            required=False,
         )
         currency = parse_currency(row.get(currency_column), row=row_number, column=currency_column, errors=errors)
         resource_tags = parse_tags(row.get("tags"))

@@ -2,6 +2,7 @@
 
 Pure Python: no Django. A parser turns an export file into a stream of CanonicalRecord; it
 collects row-numbered errors and raises IngestError at the end, so a file lands whole or not at all.
+The small helpers every format needs (cells, numbers, money, dates, the format version) are at the end.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+import itertools
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 MAX_ERRORS = 50
@@ -227,3 +230,211 @@ def parse_token_count(value: str | None, *, row: int, column: str, errors: list[
         errors.append(RowError(row=row, column=column, message=f"{value!r} is not a whole non-negative token count"))
         return 0
     return int(number)
+
+
+# --- Helpers shared by the format modules: format versions, cells and rows, numbers and money, dates ---------
+
+FORMAT_VERSION_SEPARATOR = " + "
+LATEST_EPOCH = 4102444800  # 2100-01-01: a later Unix time is a mistake, not a date
+TIMESTAMP_EXPECTED = "expected ISO-8601 such as 2026-03-01T00:00:00Z"
+_TRAILING_UTC = re.compile(r"\s*UTC$", re.IGNORECASE)
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BLOCK_SCALES = {"": 1, "k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
+
+
+def note_format_version(stats: ParseStats, label: str) -> None:
+    """Record the generation of the format that a file (or an API result) shows in ``stats.format_version``.
+
+    One upload can hold several exports of one format but of different generations (a zip of monthly
+    files): each label is listed once, in the order first seen, joined with `` + ``.
+    """
+    if not label or label == stats.format_version:
+        return
+    seen = stats.format_version.split(FORMAT_VERSION_SEPARATOR) if stats.format_version else []
+    if label not in seen:
+        stats.format_version = FORMAT_VERSION_SEPARATOR.join([*seen, label])
+
+
+def cell(row: dict[str, str], column: str | None) -> str:
+    """The trimmed cell, or "" when the column is absent (or None) or the value is null (``--``, ``NULL``)."""
+    if column is None:
+        return ""
+    value = row.get(column)
+    return "" if is_null(value) else (value or "").strip()
+
+
+def tags_from(row: dict[str, str], columns: Iterable[str]) -> dict[str, str]:
+    """The non-null cells of ``columns`` as tags keyed by column name, values as written (trimmed)."""
+    return {column: value for column in columns if (value := cell(row, column))}
+
+
+def counted_rows(reader: RowReader, stats: ParseStats) -> Iterator[tuple[int, dict[str, str]]]:
+    """The reader's data rows, each counted in ``stats.rows_read``; stops once MAX_ERRORS errors are collected."""
+    for row_number, row in reader:
+        stats.rows_read += 1
+        if len(reader.errors) >= MAX_ERRORS:
+            return
+        yield row_number, row
+
+
+def first_header_line(text: IO[str]) -> tuple[str, list[str]]:
+    """The first line of ``text`` and its column names as written; no names when the line cannot be read
+    alone (a quoted line break inside a header name)."""
+    first = text.readline()
+    try:
+        raw = next(csv.reader([first]))
+    except (csv.Error, StopIteration):
+        raw = []
+    return first, raw
+
+
+def rows_after_header(
+    header_line: str, raw: list[str], text: IO[str], errors: list[RowError]
+) -> tuple[RowReader, dict[str, str]]:
+    """A RowReader over ``header_line`` and the rest of ``text``, and the names ``raw`` as written keyed by
+    the reader's normalized names (normalized names stand in when the two do not line up)."""
+    reader = RowReader(cast(IO[str], itertools.chain([header_line], text)), errors)
+    names = dict(zip(reader.header, raw, strict=True)) if len(raw) == len(reader.header) else {}
+    return reader, {column: names.get(column, column) for column in reader.header}
+
+
+def read_rows(text: IO[str], errors: list[RowError]) -> tuple[RowReader, dict[str, str]]:
+    """A RowReader over ``text`` and the header names as written, keyed by their normalized name.
+
+    The raw names give error messages the column as the user sees it (``lineItem/UsageAmount``) and
+    keep the case of tag keys.
+    """
+    first, raw = first_header_line(text)
+    return rows_after_header(first, raw, text, errors)
+
+
+def parse_decimal(
+    value: str | None, *, row: int, column: str, errors: list[RowError], expected: str, required: bool = True
+) -> Decimal | None:
+    """A finite Decimal (``5.64902E-05`` accepted; never a float), or None and a row error.
+
+    A null cell is None, with an ``is empty`` error when ``required``.
+    """
+    if is_null(value):
+        if required:
+            errors.append(RowError(row=row, column=column, message=f"is empty; expected {expected}"))
+        return None
+    assert value is not None
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a number; expected {expected}"))
+        return None
+    return number
+
+
+def round_half_up(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def tokens_from_blocks(quantity: Decimal, block: int) -> tuple[int, bool]:
+    """Whole tokens for ``quantity`` blocks of ``block`` tokens, rounded half up; and whether it was rounded."""
+    exact = quantity * block
+    whole = round_half_up(exact)
+    return whole, whole != exact
+
+
+def block_size_from(count: str | None, scale: str | None) -> int | None:
+    """Tokens per unit from a unit's number and scale word (``1000`` and "", ``1`` and ``K``, None and
+    ``million``); None when the block is not a positive whole number."""
+    number = Decimal(count.replace(",", "")) if count else Decimal(1)
+    block = number * _BLOCK_SCALES[(scale or "").lower()]
+    if block <= 0 or block != block.to_integral_value():
+        return None
+    return int(block)
+
+
+def parse_currency(
+    value: str | None,
+    *,
+    row: int,
+    column: str,
+    errors: list[RowError],
+    expected: str = "an ISO 4217 currency code such as USD",
+) -> str | None:
+    """A three-letter currency code, upper-cased; None and a row error for anything else."""
+    code = (value or "").strip().upper()
+    if len(code) == 3 and code.isascii() and code.isalpha():
+        return code
+    message = "is empty" if not code else f"{value!r} is not a currency code"
+    errors.append(RowError(row=row, column=column, message=f"{message}; expected {expected}"))
+    return None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a time without an offset is taken as UTC (reference section 0.2, rule 5)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_timestamp(value: str, *, row: int, column: str, errors: list[RowError], what: str) -> datetime | None:
+    """A UTC instant from ISO-8601 (``Z``, an offset, no offset = UTC, a trailing `` UTC``, or a bare date)."""
+    if not value.strip():
+        errors.append(RowError(row=row, column=column, message=f"is empty; expected {what} as ISO-8601"))
+        return None
+    try:
+        moment = as_utc(datetime.fromisoformat(_TRAILING_UTC.sub("", value.strip())))
+    except ValueError:
+        errors.append(
+            RowError(row=row, column=column, message=f"{value!r} is not a valid date and time; {TIMESTAMP_EXPECTED}")
+        )
+        return None
+    if not 2000 <= moment.year < 2100:
+        errors.append(
+            RowError(row=row, column=column, message=f"{value!r} is not a plausible date; expected a year 2000-2099")
+        )
+        return None
+    return moment
+
+
+def parse_period(
+    start: str,
+    end: str,
+    *,
+    row: int,
+    columns: tuple[str, str],
+    errors: list[RowError],
+    what: tuple[str, str] = ("the usage start", "the usage end"),
+    inclusive_end_date: bool = False,
+) -> tuple[datetime, datetime] | None:
+    """The UTC period of a row from its start and end cells (``parse_timestamp``), end not before start.
+
+    With ``inclusive_end_date`` a date-only end names the period's last day, so the period ends at the
+    next midnight. ``columns`` and ``what`` name the two cells in errors.
+    """
+    start_column, end_column = columns
+    began = parse_timestamp(start, row=row, column=start_column, errors=errors, what=what[0])
+    ended = parse_timestamp(end, row=row, column=end_column, errors=errors, what=what[1])
+    if began is None or ended is None:
+        return None
+    if inclusive_end_date and _DATE_ONLY.fullmatch(end.strip()):
+        ended += timedelta(days=1)
+    if ended < began:
+        errors.append(
+            RowError(
+                row=row,
+                column=end_column,
+                message=f"{ended.isoformat()} is before the usage start {began.isoformat()}; expected end >= start",
+            )
+        )
+        return None
+    return began, ended
+
+
+def parse_epoch(value: str, *, row: int, column: str, errors: list[RowError]) -> datetime | None:
+    """A UTC instant from Unix seconds (``1730419200`` or ``1730419200.0``)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a Unix time in seconds"))
+        return None
+    if not 0 <= seconds < LATEST_EPOCH:
+        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a plausible date (Unix seconds)"))
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)

@@ -11,7 +11,8 @@ The token type comes from ``SkuPriceDetails`` (``TokenDirection``/``TokenCacheAc
 then ``ChargeDescription`` when the unit is a token unit. AI rows without tokens are ``other`` with
 quantity 0; their raw quantity and unit are kept in the tags. Cost is ``EffectiveCost`` (amortized)
 in ``BillingCurrency``; ``BilledCost`` is kept in the tags. Each record's tags carry the FOCUS
-version (``detect_version``).
+version: ``x_FocusVersion`` when the row states it, else the one the header shows (``detect_version``);
+``stats.format_version`` lists the versions the file holds.
 """
 
 from __future__ import annotations
@@ -19,27 +20,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from ingest.parsers.azure import (
-    block_size,
-    classify_meter,
-    parse_currency,
-    parse_decimal,
-    parse_tags,
-    tokens_from_blocks,
-)
+from ingest.parsers.azure import block_size, classify_meter, parse_tags
 from ingest.parsers.base import (
-    MAX_ERRORS,
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
     RowReader,
+    as_utc,
+    block_size_from,
+    cell,
+    counted_rows,
     is_null,
     normalize_header_name,
+    note_format_version,
+    parse_currency,
+    parse_decimal,
+    tokens_from_blocks,
 )
 
 NAME = "focus"
@@ -81,6 +82,11 @@ def detect_version(header: Iterable[str]) -> str:
     return "1.0"
 
 
+def version_label(version: str) -> str:
+    """A FOCUS version as ``stats.format_version`` shows it: ``FOCUS 1.2``; drafts and 1.3 together."""
+    return "FOCUS 1.3+ or working draft" if version == "1.3+" else f"FOCUS {version}"
+
+
 def token_unit_block(unit: str | None) -> int | None:
     """Tokens per unit for ``Tokens``/``Token`` (1) and block units such as ``1K Tokens`` or ``1000000 Tokens``."""
     match = _TOKEN_UNIT.match((unit or "").strip())
@@ -88,8 +94,7 @@ def token_unit_block(unit: str | None) -> int | None:
         return None
     if match.group(1) is None:
         return 1
-    size = int(match.group(1)) * {"k": 1000, "m": 1_000_000}.get((match.group(2) or "").lower(), 1)
-    return size or None
+    return block_size_from(*match.groups())
 
 
 def parse_instant(value: str | None, *, row: int, column: str, errors: list[RowError]) -> datetime | None:
@@ -100,16 +105,10 @@ def parse_instant(value: str | None, *, row: int, column: str, errors: list[RowE
         return None
     assert value is not None
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        return as_utc(datetime.fromisoformat(value.strip()))
     except ValueError:
         errors.append(RowError(row=row, column=column, message=f"{value!r} is not a valid date and time; {expected}"))
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _text(row: dict[str, str], column: str) -> str:
-    value = row.get(column)
-    return "" if is_null(value) else (value or "").strip()
 
 
 def _price_details(row: dict[str, str], row_number: int, errors: list[RowError]) -> dict[str, Any]:
@@ -129,17 +128,17 @@ def _price_details(row: dict[str, str], row_number: int, errors: list[RowError])
 
 def _is_generative(row: dict[str, str], details: dict[str, Any]) -> bool:
     """Whether an "AI and Machine Learning" row is LLM usage (see the module docstring)."""
-    if _text(row, "servicesubcategory").lower() == "generative ai":
+    if cell(row, "servicesubcategory").lower() == "generative ai":
         return True
     if any(key in details for key in TOKEN_DETAIL_KEYS):
         return True
-    meters = (_text(row, "skumeter"), _text(row, "x_skumetername"))
+    meters = (cell(row, "skumeter"), cell(row, "x_skumetername"))
     if any("token" in meter.lower() for meter in meters):
         return True
-    if token_unit_block(_text(row, "consumedunit")) or token_unit_block(_text(row, "pricingunit")):
+    if token_unit_block(cell(row, "consumedunit")) or token_unit_block(cell(row, "pricingunit")):
         return True
-    meter_category = _text(row, "x_skumetercategory").lower()
-    meter_subcategory = _text(row, "x_skumetersubcategory").lower()
+    meter_category = cell(row, "x_skumetercategory").lower()
+    meter_subcategory = cell(row, "x_skumetersubcategory").lower()
     return meter_category == "foundry models" or (
         meter_category == "cognitive services" and "openai" in meter_subcategory
     )
@@ -157,15 +156,15 @@ def _token_type(row: dict[str, str], details: dict[str, Any]) -> tuple[str | Non
     if legacy:
         return legacy, ""
     for column in ("skumeter", "x_skumetername"):
-        meter = _text(row, column)
+        meter = cell(row, column)
         if meter.lower() in DRAFT_METERS:
             return DRAFT_METERS[meter.lower()], ""
         if meter:
             reading = classify_meter(meter)
             if reading.token_type != "other":
                 return reading.token_type, reading.service_tier
-    if token_unit_block(_text(row, "consumedunit")):
-        description = _text(row, "chargedescription").lower()
+    if token_unit_block(cell(row, "consumedunit")):
+        description = cell(row, "chargedescription").lower()
         if re.search(r"\bcache(?:d)?\s+read\b|\bcached\b", description):
             return "cached_input", ""
         if re.search(r"\bcache\s+write\b", description):
@@ -182,47 +181,41 @@ def _model(row: dict[str, str], details: dict[str, Any]) -> str:
     if model_id:
         return model_id
     for column in ("x_skumetername", "skumeter"):
-        meter = _text(row, column)
+        meter = cell(row, column)
         if meter and meter.lower() not in DRAFT_METERS:
             return classify_meter(meter).model
-    return _text(row, "chargedescription") or _text(row, "skuid")
+    return cell(row, "chargedescription") or cell(row, "skuid")
 
 
 def _token_quantity(
     row: dict[str, str], row_number: int, errors: list[RowError], meter: str
 ) -> tuple[int, bool] | None:
     """Whole tokens of a token row and whether they were rounded; None (with an error) when unreadable."""
-    consumed_unit = _text(row, "consumedunit")
+
+    def tokens(column: str, block: int) -> tuple[int, bool] | None:
+        quantity = parse_decimal(row.get(column), row=row_number, column=column, errors=errors, expected="a quantity")
+        return None if quantity is None else tokens_from_blocks(quantity, block)
+
+    consumed_unit = cell(row, "consumedunit")
     block = token_unit_block(consumed_unit)
     if block is not None:
-        quantity = parse_decimal(
-            row.get("consumedquantity"), row=row_number, column="consumedquantity", errors=errors, what="a quantity"
-        )
-        return None if quantity is None else tokens_from_blocks(quantity, block)
+        return tokens("consumedquantity", block)
     if consumed_unit.lower() in ("", "unit", "units"):
         # Azure writes "Units": PricingQuantity counts blocks of x_PricingBlockSize tokens.
-        pricing_block = token_unit_block(_text(row, "pricingunit")) or block_size(
-            _text(row, "x_pricingunitdescription")
-        )
-        block_text = _text(row, "x_pricingblocksize")
+        pricing_block = token_unit_block(cell(row, "pricingunit")) or block_size(cell(row, "x_pricingunitdescription"))
+        block_text = cell(row, "x_pricingblocksize")
         if block_text:
             size = parse_decimal(
-                block_text, row=row_number, column="x_pricingblocksize", errors=errors, what="a block size"
+                block_text, row=row_number, column="x_pricingblocksize", errors=errors, expected="a block size"
             )
             if size is None:
                 return None
             if size > 0 and size == size.to_integral_value():
                 pricing_block = int(size)
         if pricing_block is not None:
-            quantity = parse_decimal(
-                row.get("pricingquantity"), row=row_number, column="pricingquantity", errors=errors, what="a quantity"
-            )
-            return None if quantity is None else tokens_from_blocks(quantity, pricing_block)
+            return tokens("pricingquantity", pricing_block)
         if consumed_unit:
-            quantity = parse_decimal(
-                row.get("consumedquantity"), row=row_number, column="consumedquantity", errors=errors, what="a quantity"
-            )
-            return None if quantity is None else tokens_from_blocks(quantity, 1)
+            return tokens("consumedquantity", 1)
     errors.append(
         RowError(
             row=row_number,
@@ -242,11 +235,14 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     if missing:
         raise IngestError([RowError(row=1, message=f"the FOCUS header lacks {', '.join(missing)}")])
     file_version = detect_version(reader.header)
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
-        if _text(row, "servicecategory").lower() != AI_CATEGORY:
+    declares_version = "x_focusversion" in reader.header
+    if not declares_version:
+        note_format_version(stats, version_label(file_version))
+    for row_number, row in counted_rows(reader, stats):
+        row_version = cell(row, "x_focusversion") or file_version
+        if declares_version:
+            note_format_version(stats, version_label(row_version))
+        if cell(row, "servicecategory").lower() != AI_CATEGORY:
             stats.skip(SKIP_NOT_AI)
             continue
         before = len(errors)
@@ -261,23 +257,13 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         if start is not None and end is not None and end < start:
             errors.append(RowError(row=row_number, column="chargeperiodend", message="is before ChargePeriodStart"))
         currency = parse_currency(row.get("billingcurrency"), row=row_number, column="billingcurrency", errors=errors)
-        effective = parse_decimal(
-            row.get("effectivecost"),
-            row=row_number,
-            column="effectivecost",
-            errors=errors,
-            what="an amount",
-            required=False,
+        effective, billed = (
+            parse_decimal(
+                row.get(column), row=row_number, column=column, errors=errors, expected="an amount", required=False
+            )
+            for column in ("effectivecost", "billedcost")
         )
-        billed = parse_decimal(
-            row.get("billedcost"),
-            row=row_number,
-            column="billedcost",
-            errors=errors,
-            what="an amount",
-            required=False,
-        )
-        provider_name = _text(row, "serviceprovidername") or _text(row, "providername")
+        provider_name = cell(row, "serviceprovidername") or cell(row, "providername")
         if not provider_name:
             errors.append(
                 RowError(
@@ -290,27 +276,27 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         if resource_tags is None:
             errors.append(RowError(row=row_number, column="tags", message=f"{row.get('tags')!r} is not a JSON object"))
         token_type, tier = _token_type(row, details)
-        meter = _text(row, "skumeter") or _text(row, "x_skumetername")
+        meter = cell(row, "skumeter") or cell(row, "x_skumetername")
         counted = _token_quantity(row, row_number, errors, meter) if token_type else (0, False)
         if len(errors) > before or start is None or end is None or currency is None or resource_tags is None:
             continue
         assert counted is not None
         quantity, rounded = counted
-        raw_unit = _text(row, "consumedunit") or _text(row, "pricingunit")
+        raw_unit = cell(row, "consumedunit") or cell(row, "pricingunit")
         tags = dict(resource_tags)
-        tags["focus_version"] = _text(row, "x_focusversion") or file_version
+        tags["focus_version"] = row_version
         if billed is not None:
             tags["billed_cost"] = str(billed)
-        tags["raw_quantity"] = _text(row, "consumedquantity") or _text(row, "pricingquantity")
+        tags["raw_quantity"] = cell(row, "consumedquantity") or cell(row, "pricingquantity")
         tags["raw_unit"] = raw_unit
         if meter:
             tags["meter"] = meter
-        charge_category = _text(row, "chargecategory")
+        charge_category = cell(row, "chargecategory")
         if charge_category and charge_category.lower() != "usage":
             tags["charge_category"] = charge_category
         if rounded:
             tags["tokens_rounded"] = "true"
-        principal = _text(row, "principalid")
+        principal = cell(row, "principalid")
         if principal:
             tags["principal_id"] = principal
         cost: Decimal | None = effective if effective is not None else billed
@@ -329,10 +315,10 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             cost=cost,
             currency=currency,
             cost_basis=basis,
-            project=_text(row, "x_resourcegroupname"),
-            api_key=_text(row, "credentialid"),
-            account=_text(row, "subaccountid"),
-            region=_text(row, "regionid")[:64],
+            project=cell(row, "x_resourcegroupname"),
+            api_key=cell(row, "credentialid"),
+            account=cell(row, "subaccountid"),
+            region=cell(row, "regionid")[:64],
             service_tier=tier,
             tags=tags,
         )

@@ -3,7 +3,8 @@
 The formats themselves live in ``gcp_bigquery`` (BigQuery billing export as CSV) and ``gcp_console``
 (console cost-table CSV); see reference/export-formats.md sections 9 and 12.
 
-Only ``Vertex AI`` and ``Gemini API`` rows enter the ledger. The SKU description says the token type
+Only ``Vertex AI`` and ``Gemini API`` rows enter the ledger; ``sku_record`` turns a row whose cells
+both formats have read into its record. The SKU description says the token type
 (``… Text Input - Predictions``, ``… Thinking Text Output …``, ``… Input Text Caching``) and the model
 (``Gemini 2.5 Flash GA …`` -> ``gemini-2.5-flash``). Caching storage, grounding, provisioned
 throughput, tuning and Imagen/Veo are ``other``. Gemini 1.0/1.5 on Vertex were billed per 1,000
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from ingest.parsers.aws import parse_decimal, round_half_up
-from ingest.parsers.base import RowError
+from ingest.parsers.base import CanonicalRecord, RowError, block_size_from, parse_decimal, round_half_up
 
 PROVIDER_BY_SERVICE = {"vertex ai": "gcp_vertex", "gemini api": "gcp_gemini_api"}
 PROVIDER_BY_SERVICE_ID = {"c7e2-9256-1c43": "gcp_vertex", "aefd-7695-64fa": "gcp_gemini_api"}
@@ -41,7 +42,6 @@ _CONTEXT = re.compile(r"(?:[≤<>]=?\s*\d+\s*k\b)|(?:\b(?:short|long) input\b)",
 _TOKEN_UNIT = re.compile(
     r"(?:(\d[\d,]*(?:\.\d+)?)\s*)?(k|m|thousand|million)?\s*\{?(?:count|counts|tokens?)\}?", re.IGNORECASE
 )
-_SCALES = {"": 1, "k": 1_000, "thousand": 1_000, "m": 1_000_000, "million": 1_000_000}
 
 
 def provider_for(service: str, service_id: str = "") -> str | None:
@@ -111,14 +111,7 @@ def describe_sku(sku: str, *, provider: str, units: tuple[str, ...] = ()) -> Sku
 def token_block(unit: str) -> int | None:
     """Tokens per unit: ``count``/``tokens`` 1, ``1000 count``/``k{token}`` 1000; None for other units."""
     match = _TOKEN_UNIT.fullmatch(unit.strip())
-    if match is None:
-        return None
-    number, scale = match.groups()
-    count = Decimal(number.replace(",", "")) if number else Decimal(1)
-    block = count * _SCALES[(scale or "").lower()]
-    if block <= 0 or block != block.to_integral_value():
-        return None
-    return int(block)
+    return None if match is None else block_size_from(*match.groups())
 
 
 CURRENCY_SYMBOLS = {
@@ -209,3 +202,52 @@ def measure(
             )
         )
     return sku.token_type, quantity, "tokens", {}
+
+
+def sku_record(
+    *,
+    provider: str,
+    sku_description: str,
+    usage: Measure,
+    pricing: Measure | None,
+    charge: bool,
+    period: tuple[datetime, datetime] | None,
+    cost: Decimal | None,
+    currency: str | None,
+    project: str,
+    region: str,
+    labels: dict[str, str],
+    notes: dict[str, str],
+    row: int,
+    errors: list[RowError],
+) -> CanonicalRecord | None:
+    """The record of a Vertex AI / Gemini API row whose cells are read; None when the row cannot make one.
+
+    The SKU says the token type and the model, the usage measure the tokens (see ``measure``). Tags are
+    the row's ``labels``, then the SKU's, then ``notes`` (credits, credit type). None when measuring
+    adds an error or an earlier cell was unreadable (``period``, ``cost`` or ``currency`` is None).
+    """
+    before = len(errors)
+    units = (usage.unit,) if pricing is None else (usage.unit, pricing.unit)
+    sku = describe_sku(sku_description, provider=provider, units=units)
+    token_type, quantity, unit, extra = measure(sku, usage, pricing=pricing, charge=charge, row=row, errors=errors)
+    if len(errors) > before or period is None or cost is None or currency is None:
+        return None
+    tags = {**labels, **sku.tags, **extra, **notes}
+    return CanonicalRecord(
+        period_start=period[0],
+        period_end=period[1],
+        provider=provider,
+        model_raw=sku.model,
+        token_type=token_type,
+        quantity=quantity,
+        source_row=row,
+        unit=unit,
+        cost=cost,
+        currency=currency,
+        cost_basis="billed",
+        project=project,
+        region=region,
+        service_tier=sku.service_tier,
+        tags={key: value for key, value in tags.items() if value},
+    )

@@ -3,9 +3,10 @@
 BigQuery cannot write nested fields to CSV, so customer files name them in one of three ways
 (reference/export-formats.md section 9): dotted (``service.description``), underscored
 (``service_description``), or a JSON column (``service`` = ``{"id":…,"description":…}``). All three
-are read. ``credits`` is a JSON array (or a number: the sum) added to ``cost``; ``labels`` a JSON
-array of ``{key,value}`` (or an object). Rows with ``cost_type`` tax, adjustment or rounding error
-stay out and are counted. The SKU logic is shared with the console CSV in ``gcp``.
+are read, and ``stats.format_version`` says which one the file uses. ``credits`` is a JSON array (or a
+number: the sum) added to ``cost``; ``labels`` a JSON array of ``{key,value}`` (or an object). Rows
+with ``cost_type`` tax, adjustment or rounding error stay out and are counted. The SKU logic and the
+row-to-record code are shared with the console CSV in ``gcp``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,20 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO
 
-from ingest.parsers.aws import cell, check_period, parse_currency, parse_decimal, parse_timestamp, read_rows
-from ingest.parsers.base import MAX_ERRORS, CanonicalRecord, IngestError, ParseStats, RowError
-from ingest.parsers.gcp import SKIP_NOT_AI, SKIPPED_COST_TYPES, Measure, describe_sku, measure, provider_for
+from ingest.parsers.base import (
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    cell,
+    counted_rows,
+    note_format_version,
+    parse_currency,
+    parse_decimal,
+    parse_period,
+    read_rows,
+)
+from ingest.parsers.gcp import SKIP_NOT_AI, SKIPPED_COST_TYPES, Measure, provider_for, sku_record
 
 NAME = "gcp_bigquery"
 LABEL = "Google Cloud billing export (BigQuery, CSV)"
@@ -26,6 +38,11 @@ LABEL = "Google Cloud billing export (BigQuery, CSV)"
 SIGNATURE = frozenset({"usage_start_time", "usage_end_time", "cost", "currency"})
 
 Field = tuple[str, str | None]  # (column, key inside a JSON column or None)
+SPELLINGS = {
+    "dotted": "dotted columns (service.description)",
+    "underscored": "underscored columns (service_description)",
+    "json": "JSON columns (service)",
+}
 
 
 def _field(header: set[str], group: str, key: str) -> Field | None:
@@ -35,6 +52,19 @@ def _field(header: set[str], group: str, key: str) -> Field | None:
     if group in header:
         return group, key
     return None
+
+
+def _spelling(field: Field) -> str:
+    column, key = field
+    return "json" if key is not None else "dotted" if "." in column else "underscored"
+
+
+def format_version(fields: dict[str, Field | None]) -> str:
+    """How the file names the nested fields: dotted, underscored, JSON columns, or a mix of them."""
+    spellings = sorted({_spelling(field) for field in fields.values() if field is not None})
+    if len(spellings) == 1:
+        return SPELLINGS[spellings[0]]
+    return f"mixed column naming ({', '.join(spellings)})"
 
 
 def _scalar(value: object) -> str:
@@ -180,10 +210,8 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
                     )
                 ]
             )
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    note_format_version(stats, format_version(fields))
+    for row_number, row in counted_rows(reader, stats):
         cost_type = cell(row, "cost_type").lower()
         if cost_type in SKIPPED_COST_TYPES:
             stats.skip(SKIPPED_COST_TYPES[cost_type])
@@ -196,37 +224,21 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             if len(errors) == before:
                 stats.skip(SKIP_NOT_AI)
             continue
-        start = parse_timestamp(
+        period = parse_period(
             cell(row, "usage_start_time"),
-            row=row_number,
-            column=name("usage_start_time"),
-            errors=errors,
-            what="the usage start",
-        )
-        end = parse_timestamp(
             cell(row, "usage_end_time"),
             row=row_number,
-            column=name("usage_end_time"),
+            columns=(name("usage_start_time"), name("usage_end_time")),
             errors=errors,
-            what="the usage end",
         )
-        if start is not None and end is not None:
-            check_period(start, end, row=row_number, column=name("usage_end_time"), errors=errors)
         currency = parse_currency(cell(row, "currency"), row=row_number, column=name("currency"), errors=errors)
-        cost_text = cell(row, "cost")
-        cost: Decimal | None = None
-        if not cost_text:
-            errors.append(
-                RowError(row=row_number, column=name("cost"), message="is empty; expected an amount of money")
-            )
-        else:
-            cost = parse_decimal(
-                cost_text, row=row_number, column=name("cost"), errors=errors, expected="an amount of money"
-            )
+        cost = parse_decimal(
+            cell(row, "cost"), row=row_number, column=name("cost"), errors=errors, expected="an amount of money"
+        )
         credits = Decimal(0)
         if "credits" in header:
             credits = _credits(cell(row, "credits"), row=row_number, column=name("credits"), errors=errors)
-        tags = _labels(cell(row, "labels"), row=row_number, column=name("labels"), errors=errors)
+        labels = _labels(cell(row, "labels"), row=row_number, column=name("labels"), errors=errors)
         sku_text = cells.get(fields["sku"])
         usage = Measure(
             cells.get(fields["amount"]),
@@ -243,32 +255,23 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         if len(errors) > before:
             # The row is already bad (possibly an unreadable usage cell): no follow-on unit errors.
             continue
-        sku = describe_sku(sku_text, provider=provider, units=(usage.unit, pricing.unit))
-        token_type, quantity, unit, extra = measure(
-            sku, usage, pricing=pricing, charge=True, row=row_number, errors=errors
-        )
-        if len(errors) > before or start is None or end is None or currency is None or cost is None:
-            continue
-        tags.update(sku.tags)
-        tags.update(extra)
-        if credits:
-            tags["credits"] = str(credits)
-        yield CanonicalRecord(
-            period_start=start,
-            period_end=end,
+        record = sku_record(
             provider=provider,
-            model_raw=sku.model,
-            token_type=token_type,
-            quantity=quantity,
-            source_row=row_number,
-            unit=unit,
-            cost=cost + credits,
+            sku_description=sku_text,
+            usage=usage,
+            pricing=pricing,
+            charge=True,
+            period=period,
+            cost=None if cost is None else cost + credits,
             currency=currency,
-            cost_basis="billed",
             project=cells.get(fields["project"]),
             region=cells.get(fields["region"]) or cells.get(fields["location"]),
-            service_tier=sku.service_tier,
-            tags={key: value for key, value in tags.items() if value},
+            labels=labels,
+            notes={"credits": str(credits)} if credits else {},
+            row=row_number,
+            errors=errors,
         )
+        if record is not None:
+            yield record
     if errors:
         raise IngestError(errors)

@@ -10,38 +10,42 @@ The currency is in the cost headers (``Cost ($)`` USD, ``Cost (€)`` EUR, ``Cos
 unrounded cost is preferred. Credits are separate rows (``Credit type`` set): they are kept as
 ``other`` with their negative cost. Tax, adjustment and rounding-error rows stay out and are counted.
 A date-only ``Usage end date`` is inclusive, so the period ends at the next midnight (UTC). The SKU
-logic is shared with the BigQuery export in ``gcp``.
+logic and the row-to-record code are shared with the BigQuery export in ``gcp``. ``stats.format_version``
+says whether the file has the unrounded cost.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 import re
 from collections.abc import Iterator
-from datetime import timedelta
-from decimal import Decimal
-from typing import IO, cast
+from typing import IO
 
-from ingest.parsers.aws import cell, check_period, parse_decimal, parse_timestamp
-from ingest.parsers.base import MAX_ERRORS, CanonicalRecord, IngestError, ParseStats, RowError, RowReader
-from ingest.parsers.gcp import (
-    SKIP_NOT_AI,
-    SKIPPED_COST_TYPES,
-    Measure,
-    currency_from_symbol,
-    describe_sku,
-    measure,
-    provider_for,
+from ingest.parsers.base import (
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    RowReader,
+    cell,
+    counted_rows,
+    first_header_line,
+    note_format_version,
+    parse_decimal,
+    parse_period,
+    rows_after_header,
 )
+from ingest.parsers.gcp import SKIP_NOT_AI, SKIPPED_COST_TYPES, Measure, currency_from_symbol, provider_for, sku_record
 
 NAME = "gcp_console"
 LABEL = "Google Cloud console cost table CSV"
 SIGNATURE = frozenset({"service description", "sku description", "usage amount", "usage unit"})
 
+UNROUNDED = "with unrounded cost"
+ROUNDED_ONLY = "rounded cost only"
+
 _COST_HEADER = re.compile(r"\s*(unrounded\s+)?cost\s*\((.+)\)\s*", re.IGNORECASE)
-_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _GROUPED_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
@@ -52,11 +56,7 @@ def _read_rows(text: IO[str], errors: list[RowError]) -> tuple[RowReader, dict[s
     name), so the header line is rewritten before the RowReader sees it. Returns the reader, the
     header names as written, and the currency the cost headers state.
     """
-    first = text.readline()
-    try:
-        raw = next(csv.reader([first]))
-    except (csv.Error, StopIteration):
-        raw = []
+    first, raw = first_header_line(text)
     renamed: list[str] = []
     currencies: dict[str, str] = {}
     for name in raw:
@@ -101,9 +101,8 @@ def _read_rows(text: IO[str], errors: list[RowError]) -> tuple[RowReader, dict[s
     ending = first[len(first.rstrip("\r\n")) :] or "\n"
     header_line = io.StringIO()
     csv.writer(header_line, lineterminator=ending).writerow(renamed)
-    reader = RowReader(cast(IO[str], itertools.chain([header_line.getvalue()], text)), errors)
-    names = dict(zip(reader.header, raw, strict=True)) if len(raw) == len(reader.header) else {}
-    return reader, {column: names.get(column, column) for column in reader.header}, next(iter(currencies.values()))
+    reader, names = rows_after_header(header_line.getvalue(), raw, text, errors)
+    return reader, names, next(iter(currencies.values()))
 
 
 def _number_text(value: str) -> str:
@@ -120,10 +119,8 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     def name(column: str) -> str:
         return names.get(column, column)
 
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    note_format_version(stats, UNROUNDED if "unrounded cost" in header else ROUNDED_ONLY)
+    for row_number, row in counted_rows(reader, stats):
         cost_type = cell(row, "cost type").lower()
         if cost_type in SKIPPED_COST_TYPES:
             stats.skip(SKIPPED_COST_TYPES[cost_type])
@@ -132,68 +129,46 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         if provider is None:
             stats.skip(SKIP_NOT_AI)
             continue
-        before = len(errors)
-        start = parse_timestamp(
+        period = parse_period(
             cell(row, "usage start date"),
+            cell(row, "usage end date"),
             row=row_number,
-            column=name("usage start date"),
+            columns=(name("usage start date"), name("usage end date")),
             errors=errors,
-            what="the usage start date",
+            what=("the usage start date", "the usage end date"),
+            inclusive_end_date=True,
         )
-        end_text = cell(row, "usage end date")
-        end = parse_timestamp(
-            end_text, row=row_number, column=name("usage end date"), errors=errors, what="the usage end date"
-        )
-        if end is not None and _DATE_ONLY.fullmatch(end_text):
-            end += timedelta(days=1)
-        if start is not None and end is not None:
-            check_period(start, end, row=row_number, column=name("usage end date"), errors=errors)
         cost_column = "unrounded cost" if cell(row, "unrounded cost") or "cost" not in header else "cost"
-        cost_text = cell(row, cost_column)
-        cost: Decimal | None = None
-        if not cost_text:
-            errors.append(
-                RowError(row=row_number, column=name(cost_column), message="is empty; expected an amount of money")
-            )
-        else:
-            cost = parse_decimal(
-                _number_text(cost_text),
-                row=row_number,
-                column=name(cost_column),
-                errors=errors,
-                expected="an amount of money",
-            )
+        cost = parse_decimal(
+            _number_text(cell(row, cost_column)),
+            row=row_number,
+            column=name(cost_column),
+            errors=errors,
+            expected="an amount of money",
+        )
         credit_type = cell(row, "credit type")
-        usage = Measure(
-            _number_text(cell(row, "usage amount")),
-            name("usage amount"),
-            cell(row, "usage unit"),
-            name("usage unit"),
-        )
-        sku = describe_sku(cell(row, "sku description"), provider=provider, units=(usage.unit,))
-        token_type, quantity, unit, extra = measure(
-            sku, usage, pricing=None, charge=not credit_type, row=row_number, errors=errors
-        )
-        if len(errors) > before or start is None or end is None or cost is None:
-            continue
-        tags = {**sku.tags, **extra}
-        if credit_type:
-            tags["credit_type"] = credit_type
-        yield CanonicalRecord(
-            period_start=start,
-            period_end=end,
+        record = sku_record(
             provider=provider,
-            model_raw=sku.model,
-            token_type=token_type,
-            quantity=quantity,
-            source_row=row_number,
-            unit=unit,
+            sku_description=cell(row, "sku description"),
+            usage=Measure(
+                _number_text(cell(row, "usage amount")),
+                name("usage amount"),
+                cell(row, "usage unit"),
+                name("usage unit"),
+            ),
+            pricing=None,
+            charge=not credit_type,
+            period=period,
             cost=cost,
             currency=currency,
-            cost_basis="billed",
             project=cell(row, "project id"),
-            service_tier=sku.service_tier,
-            tags={key: value for key, value in tags.items() if value},
+            region="",
+            labels={},
+            notes={"credit_type": credit_type} if credit_type else {},
+            row=row_number,
+            errors=errors,
         )
+        if record is not None:
+            yield record
     if errors:
         raise IngestError(errors)

@@ -4,23 +4,24 @@ Token arithmetic follows the OpenAI usage schema (reference/export-formats.md se
 ``input_tokens`` includes cached and cache-write tokens; ``input_uncached_tokens`` excludes
 cache writes; modality columns are sub-breakdowns and are never added to totals, except in
 the older schema (no ``input_text_tokens`` column) where ``input_tokens`` was text only and
-``input_audio_tokens`` came on top.
+``input_audio_tokens`` came on top. ``stats.format_version`` names the schema generation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import IO
 
 from ingest.parsers.base import (
-    MAX_ERRORS,
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
     RowReader,
+    counted_rows,
     is_null,
+    note_format_version,
+    parse_epoch,
     parse_token_count,
 )
 
@@ -30,17 +31,17 @@ SIGNATURE = frozenset(
     {"start_time", "end_time", "start_time_iso", "num_model_requests", "input_tokens", "output_tokens"}
 )
 
+SCHEMA_2026 = "2026 schema (input_text_tokens, input_cache_write_tokens)"
+SCHEMA_2025 = "2025 schema (input_text_tokens)"
+SCHEMA_OLDER = "pre-mid-2025 schema (no input_text_tokens)"
 
-def _parse_epoch(value: str, *, row: int, column: str, errors: list[RowError]) -> datetime | None:
-    try:
-        seconds = float(value)
-    except ValueError:
-        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a Unix time in seconds"))
-        return None
-    if not 0 <= seconds < 4102444800:  # 2100-01-01
-        errors.append(RowError(row=row, column=column, message=f"{value!r} is not a plausible date (Unix seconds)"))
-        return None
-    return datetime.fromtimestamp(seconds, tz=UTC)
+
+def format_version(columns: set[str]) -> str:
+    """The schema generation of a header: the older one counted text only in ``input_tokens``; 2026
+    exports add ``input_cache_write_tokens`` (reference/export-formats.md section 2)."""
+    if "input_text_tokens" not in columns:
+        return SCHEMA_OLDER
+    return SCHEMA_2026 if "input_cache_write_tokens" in columns else SCHEMA_2025
 
 
 def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
@@ -49,16 +50,14 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     reader = RowReader(text, errors)
     columns = set(reader.header)
     new_schema = "input_text_tokens" in columns
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    note_format_version(stats, format_version(columns))
+    for row_number, row in counted_rows(reader, stats):
         if is_null(row.get("model")) and is_null(row.get("input_tokens")) and is_null(row.get("output_tokens")):
             stats.skip("empty time bucket (no usage that day)")
             continue
         before = len(errors)
-        start = _parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
-        end = _parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
+        start = parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
+        end = parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
 
         def count(column: str, row_number: int = row_number, row: dict[str, str] = row) -> int:
             return parse_token_count(row.get(column), row=row_number, column=column, errors=errors)

@@ -25,6 +25,10 @@ Results, by their ``object``:
 
 Grouping fields are null unless the request grouped by them: a null ``model`` gives ``model_raw`` "".
 
+``stats.source_parts`` gets the kind of every result read (``completions``, ``embeddings``, ``images``, ...
+for usage endpoints, ``costs`` for the Costs API), so a later download of one endpoint replaces only that
+endpoint's rows; ``stats.format_version`` is "Usage API", "Costs API" or both.
+
 ``source_row`` of a record, and ``row`` of an error, is the 1-based ordinal of its result across the whole
 document (every result of every bucket of every page, in order); messages also name the bucket ordinal, as
 in ``result 7 (bucket 3): ...``. ``rows_read`` counts results; empty buckets are not results.
@@ -35,8 +39,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from ingest.parsers.base import MAX_ERRORS, CanonicalRecord, IngestError, ParseStats, RowError
+from ingest.parsers.base import (
+    LATEST_EPOCH,
+    MAX_ERRORS,
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    note_format_version,
+)
 from ingest.parsers.openai_cost import TAG_COLUMNS, TOKENS_PER_UNIT, LineItem, split_line_item
 
 NAME = "openai_api"
@@ -48,7 +61,9 @@ USAGE_PREFIX = "organization.usage."
 COMPLETIONS = "organization.usage.completions.result"
 EMBEDDINGS = "organization.usage.embeddings.result"
 COSTS = "organization.costs.result"
-LATEST_EPOCH = 4102444800  # 2100-01-01
+COSTS_PART = "costs"
+USAGE_API = "Usage API"
+COSTS_API = "Costs API"
 # Fields that name the group of a usage result (ledger dimensions), not a measured amount.
 GROUPING_FIELDS = frozenset({"object", "project_id", "user_id", "api_key_id", "model", "batch", "service_tier"})
 # What the main count of a non-token usage endpoint measures; the record keeps quantity 0 in this unit.
@@ -75,6 +90,18 @@ def shown(value: object) -> str:
     if isinstance(value, str):
         return repr(value if len(value) <= 80 else value[:80] + "...")
     return "an object" if isinstance(value, dict) else "a list"
+
+
+def json_number(value: object) -> Decimal | None:
+    """A JSON number or a decimal string as Decimal; None for anything else (booleans included)."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
 
 
 def bucket_error(bucket: int, column: str | None, message: str) -> RowError:
@@ -116,14 +143,7 @@ class ResultFields:
         value = self.get(path)
         if value is None:
             return 0
-        number: Decimal | None = None
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            number = Decimal(value)
-        elif isinstance(value, str):
-            try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                number = None
+        number = json_number(value)
         if number is None or not number.is_finite() or number < 0 or number != number.to_integral_value():
             self.fail(path, f"{shown(value)} is not a whole non-negative count")
             return 0
@@ -132,14 +152,7 @@ class ResultFields:
     def decimal(self, path: str, *, what: str) -> Decimal | None:
         """A finite number given as a JSON number or a decimal string; None (and an error) otherwise."""
         value = self.get(path)
-        number: Decimal | None = None
-        if isinstance(value, int | Decimal) and not isinstance(value, bool):
-            number = Decimal(value)
-        elif isinstance(value, str):
-            try:
-                number = Decimal(value.strip())
-            except InvalidOperation:
-                number = None
+        number = json_number(value)
         if number is None or not number.is_finite():
             self.fail(path, f"{shown(value)} is not a number; expected {what}")
             return None
@@ -169,14 +182,17 @@ class ResultFields:
 # The document -----------------------------------------------------------------------------------------------
 
 
-def _buckets(document: object) -> list[object] | None:
-    """The buckets of a page, a list of pages or a bare list of buckets, in order; None for other shapes."""
+def buckets_of(document: object, *, is_page: Callable[[dict[str, Any]], bool]) -> list[object] | None:
+    """The buckets of a page, a list of pages or a bare list of buckets, in order; None for other shapes.
+
+    ``is_page`` tells a page from a bucket in the provider's shape (both are JSON objects).
+    """
     if isinstance(document, dict):
         data = document.get("data")
-        return list(data) if document.get("object") == "page" and isinstance(data, list) else None
+        return list(data) if is_page(document) and isinstance(data, list) else None
     if not isinstance(document, list):
         return None
-    if document and all(isinstance(page, dict) and page.get("object") == "page" for page in document):
+    if document and all(isinstance(page, dict) and is_page(page) for page in document):
         buckets: list[object] = []
         for page in document:
             data = page.get("data")
@@ -185,6 +201,14 @@ def _buckets(document: object) -> list[object] | None:
             buckets.extend(data)
         return buckets
     return list(document)
+
+
+def _is_page(document: dict[str, Any]) -> bool:
+    return document.get("object") == "page"
+
+
+def _buckets(document: object) -> list[object] | None:
+    return buckets_of(document, is_page=_is_page)
 
 
 def _known_result(kind: object) -> bool:
@@ -209,7 +233,7 @@ def matches(document: object) -> bool:
     return dated
 
 
-def _epoch(value: object, *, bucket: int, column: str, errors: list[RowError]) -> datetime | None:
+def _epoch(value: object, bucket: int, column: str, errors: list[RowError]) -> datetime | None:
     if not isinstance(value, int | Decimal) or isinstance(value, bool) or not Decimal(value).is_finite():
         errors.append(bucket_error(bucket, column, f"{shown(value)} is not a Unix time in seconds"))
         return None
@@ -217,19 +241,6 @@ def _epoch(value: object, *, bucket: int, column: str, errors: list[RowError]) -
         errors.append(bucket_error(bucket, column, f"{shown(value)} is not a plausible date (Unix seconds)"))
         return None
     return datetime.fromtimestamp(value if isinstance(value, int) else float(value), tz=UTC)
-
-
-def _period(bucket: dict[str, object], number: int, errors: list[RowError]) -> tuple[datetime, datetime] | None:
-    start = _epoch(bucket.get("start_time"), bucket=number, column="start_time", errors=errors)
-    end = _epoch(bucket.get("end_time"), bucket=number, column="end_time", errors=errors)
-    if start is None or end is None:
-        return None
-    if end <= start:
-        errors.append(
-            bucket_error(number, "end_time", f"ends ({end.isoformat()}) before it starts ({start.isoformat()})")
-        )
-        return None
-    return start, end
 
 
 def parse_document(document: object, stats: ParseStats) -> Iterator[CanonicalRecord]:
@@ -250,9 +261,30 @@ def parse_document(document: object, stats: ParseStats) -> Iterator[CanonicalRec
         stats,
         is_bucket=lambda bucket: isinstance(bucket, dict) and bucket.get("object") == "bucket",
         bucket_expected='{"object": "bucket", ...}',
-        period=_period,
+        bounds=("start_time", "end_time"),
+        instant=_epoch,
         records=lambda fields, start, end: _records(fields, start, end, stats),
     )
+
+
+# Reads a bucket bound: (value, bucket ordinal, field name, errors) -> UTC instant, or None after an error.
+Instant = Callable[[object, int, str, list[RowError]], datetime | None]
+
+
+def _bucket_period(
+    bucket: dict[str, object], number: int, errors: list[RowError], *, bounds: tuple[str, str], instant: Instant
+) -> tuple[datetime, datetime] | None:
+    start_field, end_field = bounds
+    start = instant(bucket.get(start_field), number, start_field, errors)
+    end = instant(bucket.get(end_field), number, end_field, errors)
+    if start is None or end is None:
+        return None
+    if end <= start:
+        errors.append(
+            bucket_error(number, end_field, f"ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+        )
+        return None
+    return start, end
 
 
 def walk_buckets(
@@ -261,14 +293,16 @@ def walk_buckets(
     *,
     is_bucket: Callable[[object], bool],
     bucket_expected: str,
-    period: Callable[[dict[str, object], int, list[RowError]], tuple[datetime, datetime] | None],
+    bounds: tuple[str, str],
+    instant: Instant,
     records: Callable[[ResultFields, datetime, datetime], Iterable[CanonicalRecord]],
 ) -> Iterator[CanonicalRecord]:
     """Walk an API report's buckets and results, numbering results across the document.
 
-    Shared by the OpenAI and Anthropic API parsers: ``is_bucket`` and ``period`` read a bucket in the
-    provider's shape, ``records`` turns one result into records (reporting problems on ``fields``).
-    A result's records are kept only when it added no error; IngestError at the end lists them all.
+    Shared by the OpenAI and Anthropic API parsers: ``is_bucket`` tells a bucket in the provider's shape,
+    ``bounds`` names its start and end fields and ``instant`` reads them; ``records`` turns one result into
+    records (reporting problems on ``fields``). A result's records are kept only when it added no error;
+    IngestError at the end lists them all.
     """
     errors: list[RowError] = []
     ordinal = 0
@@ -283,7 +317,7 @@ def walk_buckets(
         if not isinstance(results, list):
             errors.append(bucket_error(number, "results", f"is {shown(results)}; expected a list of results"))
             continue
-        bucket_period = period(bucket, number, errors)
+        bucket_period = _bucket_period(bucket, number, errors, bounds=bounds, instant=instant)
         if bucket_period is None:
             # The bucket's error is reported once; its results keep their ordinals.
             ordinal += len(results)
@@ -317,6 +351,10 @@ def _records(fields: ResultFields, start: datetime, end: datetime, stats: ParseS
             "or organization.costs.result",
         )
         return
+    # The endpoint the result came from: ``completions`` for organization.usage.completions.result.
+    part = COSTS_PART if kind == COSTS else kind.removeprefix(USAGE_PREFIX).removesuffix(".result")
+    stats.source_parts.add(part)
+    note_format_version(stats, COSTS_API if kind == COSTS else USAGE_API)
     if kind == COSTS:
         yield from _cost_records(fields, start, end)
     elif kind == COMPLETIONS:
@@ -324,7 +362,7 @@ def _records(fields: ResultFields, start: datetime, end: datetime, stats: ParseS
     elif kind == EMBEDDINGS:
         yield from _embeddings_records(fields, start, end, stats)
     else:
-        yield _other_usage_record(fields, start, end, kind.removeprefix(USAGE_PREFIX).removesuffix(".result"))
+        yield _other_usage_record(fields, start, end, part)
 
 
 def _usage_record(

@@ -4,7 +4,8 @@ One row per bucket x grouping keys (reference/export-formats.md section 3). Amou
 as written (36 decimals); the currency comes lower-case and is upper-cased. Time-only rows are
 empty buckets and are skipped. ``line_item`` appears only when the export is grouped by line item
 (``evals | gpt-4o-mini-2024-07-18, input``); without it a row is one ``other`` amount with no
-model. ``user_email`` is not copied to the ledger.
+model. ``user_email`` is not copied to the ledger. ``stats.format_version`` says whether the file has the
+``api_source`` column of 2026-09 exports.
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, NamedTuple
 
 from ingest.parsers.base import (
-    MAX_ERRORS,
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
     RowReader,
+    cell,
+    counted_rows,
     is_null,
+    note_format_version,
+    parse_decimal,
+    parse_epoch,
+    tags_from,
 )
-from ingest.parsers.openai import _parse_epoch
 
 NAME = "openai_cost"
 LABEL = "OpenAI dashboard cost export"
@@ -31,6 +36,8 @@ SIGNATURE = frozenset({"start_time", "end_time", "amount_value", "amount_currenc
 TIME_COLUMNS = frozenset({"start_time", "end_time", "start_time_iso", "end_time_iso"})
 TOKENS_PER_UNIT = {"tokens": 1, "1000_tokens": 1000}
 TAG_COLUMNS = ("user_id", "project_name", "organization_name", "api_source")
+STANDARD = "standard layout"
+WITH_API_SOURCE = "2026-09 layout (with api_source)"
 
 
 class LineItem(NamedTuple):
@@ -65,14 +72,9 @@ def split_line_item(line_item: str) -> LineItem:
     return LineItem(product.strip(), model.strip(), token_type)
 
 
-def _text(row: dict[str, str], column: str) -> str:
-    value = row.get(column)
-    return "" if is_null(value) else (value or "").strip()
-
-
 def _parse_quantity(row: dict[str, str], *, row_number: int, errors: list[RowError]) -> tuple[int, str]:
     """Tokens and ``tokens`` when the quantity is counted in tokens, else 0 and ``usd``."""
-    value, unit = _text(row, "quantity"), _text(row, "quantity_unit").lower()
+    value, unit = cell(row, "quantity"), cell(row, "quantity_unit").lower()
     if not value or unit not in TOKENS_PER_UNIT:
         return 0, "usd"
     try:
@@ -98,34 +100,18 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     """Yield one billed record per non-empty row; raise IngestError on any bad row."""
     errors: list[RowError] = []
     reader = RowReader(text, errors)
-    for row_number, row in reader:
-        stats.rows_read += 1
-        if len(errors) >= MAX_ERRORS:
-            break
+    note_format_version(stats, WITH_API_SOURCE if "api_source" in reader.header else STANDARD)
+    for row_number, row in counted_rows(reader, stats):
         if all(is_null(value) for column, value in row.items() if column not in TIME_COLUMNS):
             stats.skip("empty time bucket (no cost that day)")
             continue
         before = len(errors)
-        start = _parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
-        end = _parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
-        amount_text = _text(row, "amount_value")
-        amount: Decimal | None = None
-        if not amount_text:
-            errors.append(RowError(row=row_number, column="amount_value", message="is empty; expected an amount"))
-        else:
-            try:
-                amount = Decimal(amount_text)
-            except InvalidOperation:
-                amount = None
-            if amount is None or not amount.is_finite():
-                errors.append(
-                    RowError(
-                        row=row_number,
-                        column="amount_value",
-                        message=f"{row['amount_value']!r} is not a number; expected an amount",
-                    )
-                )
-        currency = _text(row, "amount_currency").upper()
+        start = parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
+        end = parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
+        amount = parse_decimal(
+            row.get("amount_value"), row=row_number, column="amount_value", errors=errors, expected="an amount"
+        )
+        currency = cell(row, "amount_currency").upper()
         if not currency:
             errors.append(
                 RowError(
@@ -144,16 +130,16 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         quantity, unit = _parse_quantity(row, row_number=row_number, errors=errors)
         if len(errors) > before or start is None or end is None or amount is None:
             continue
-        line_item = _text(row, "line_item")
+        line_item = cell(row, "line_item")
         item = split_line_item(line_item) if line_item else LineItem("", "", "other")
-        tags = {column: value for column in TAG_COLUMNS if (value := _text(row, column))}
+        tags = tags_from(row, TAG_COLUMNS)
         if line_item:
             tags["line_item"] = line_item
         if item.product:
             tags["product"] = item.product
-        if unit == "usd" and _text(row, "quantity"):
-            tags["quantity"] = _text(row, "quantity")
-            tags["quantity_unit"] = _text(row, "quantity_unit")
+        if unit == "usd" and cell(row, "quantity"):
+            tags["quantity"] = cell(row, "quantity")
+            tags["quantity_unit"] = cell(row, "quantity_unit")
         if unit == "tokens":
             # The usage export carries the same tokens: the cost file's rows hold money only, and
             # the billed token count is kept as an attribute until cost and usage are joined.
@@ -171,9 +157,9 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             cost=amount,
             currency=currency,
             cost_basis="billed",
-            project=_text(row, "project_id"),
-            api_key=_text(row, "api_key_id"),
-            account=_text(row, "organization_id"),
+            project=cell(row, "project_id"),
+            api_key=cell(row, "api_key_id"),
+            account=cell(row, "organization_id"),
             tags=tags,
         )
     if errors:

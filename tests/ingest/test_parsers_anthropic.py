@@ -353,3 +353,14 @@ def test_no_signature_is_contained_in_another() -> None:
         for other in MODULES:
             if module is not other:
                 assert not module.SIGNATURE <= other.SIGNATURE, (module.NAME, other.NAME)
+
+
+# --- Format version ------------------------------------------------------------------------------
+
+
+def test_format_version_of_a_2026_08_cost_export_with_list_prices() -> None:
+    stats = ParseStats()
+
+    list(anthropic_cost.parse(io.StringIO(COST_HEADER + ",list_price_usd,api_key_id,api_key_status\n"), stats))
+
+    assert stats.format_version == "2026-08 layout (api_key_id, api_key_status), with list_price_usd"

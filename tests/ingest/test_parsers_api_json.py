@@ -488,6 +488,44 @@ def test_documents_with_only_empty_buckets_still_match_and_yield_nothing() -> No
     assert parse(anthropic_api, anthropic_document) == ([], ParseStats())
 
 
+# Split exports: the parts (endpoints) a document holds, and its format version ------------------------------
+
+
+def test_openai_source_parts_name_the_endpoint_of_every_result_read() -> None:
+    # Given one document mixing a completions result with no tokens, an embeddings result and a costs result
+    document = [
+        {
+            "object": "bucket",
+            "start_time": 1767225600,
+            "end_time": 1767312000,
+            "results": [
+                {"object": "organization.usage.completions.result", "input_tokens": 0, "output_tokens": 0},
+                {"object": "organization.usage.embeddings.result", "input_tokens": 12, "num_model_requests": 1},
+                {"object": "organization.costs.result", "amount": {"value": "0.5", "currency": "usd"}},
+            ],
+        }
+    ]
+
+    _, stats = parse(openai_api, document)
+
+    # The empty completions result still says the document covers that endpoint.
+    assert (stats.source_parts, stats.format_version) == (
+        {"completions", "embeddings", "costs"},
+        "Usage API + Costs API",
+    )
+
+
+def test_anthropic_source_parts_are_the_usage_and_cost_reports_the_document_holds() -> None:
+    # Given the usage report page and the cost report pages saved as one list of pages
+    cost_pages = load(ANTHROPIC_COST)
+    assert isinstance(cost_pages, list)
+    document = [load(ANTHROPIC_USAGE), *cost_pages]
+
+    _, stats = parse(anthropic_api, document)
+
+    assert (stats.source_parts, stats.format_version) == ({"usage_report", "cost_report"}, "Usage report + Cost report")
+
+
 # Bad input: result-numbered errors, nothing half-loaded ------------------------------------------------------
 
 

@@ -322,7 +322,11 @@ def test_empty_cost_and_bad_currency_are_errors() -> None:
 
     assert [(e.row, e.column, e.message) for e in caught.value.errors] == [
         (4, "line_item_unblended_cost", "is empty; expected an amount of money"),
-        (5, "line_item_currency_code", "'dollars' is not a currency code; expected an ISO-4217 code such as USD"),
+        (
+            5,
+            "line_item_currency_code",
+            ("'dollars' is not a currency code; expected an ISO 4217 currency code such as USD"),
+        ),
     ]
 
 
@@ -346,3 +350,14 @@ def test_signatures_match_no_other_fixture_nor_the_openai_signature() -> None:
         for path in others:
             assert not header_columns(path) >= module.SIGNATURE, (module.NAME, path.name)
     assert aws_cur2.SIGNATURE.isdisjoint(aws_cur_legacy.SIGNATURE)
+
+
+# --- Format version ------------------------------------------------------------------------------
+
+
+def test_format_version_of_a_snake_case_cur_with_flattened_tag_columns() -> None:
+    header = "line_item_usage_type,line_item_unblended_cost,line_item_usage_start_date,resource_tags_user_team\n"
+
+    _, stats = parse_text(aws_cur2, header)
+
+    assert stats.format_version == "snake_case CUR with flattened tag columns (Athena/Parquet)"

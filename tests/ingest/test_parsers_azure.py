@@ -15,7 +15,7 @@ from ingest.parsers import IngestError, ParseStats, parse_export
 from ingest.parsers import azure as azure_cost
 from ingest.parsers import focus as focus_export
 from ingest.parsers import openai as openai_usage
-from ingest.parsers.base import RowReader, normalize_header_name, open_export_text, read_header
+from ingest.parsers.base import RowReader, normalize_header_name, open_export_text, parse_decimal, read_header
 
 AZURE = Path(__file__).resolve().parent.parent / "fixtures" / "azure"
 FOCUS = Path(__file__).resolve().parent.parent / "fixtures" / "focus"
@@ -76,8 +76,8 @@ def test_real_samples_bom_dates_scientific_notation_and_tags_parse() -> None:
             for row_number, row in reader:
                 seen["dates"].append(azure_cost.parse_day(row["date"], row=row_number, column="date", errors=errors))
                 seen["costs"].append(
-                    azure_cost.parse_decimal(
-                        row[cost_column], row=row_number, column=cost_column, errors=errors, what="an amount"
+                    parse_decimal(
+                        row[cost_column], row=row_number, column=cost_column, errors=errors, expected="an amount"
                     )
                 )
                 seen["tags"].append(azure_cost.parse_tags(row["tags"]))
@@ -395,3 +395,19 @@ def test_meter_grammar_examples(
 )
 def test_block_size_of_units_of_measure(unit: str, size: int | None) -> None:
     assert azure_cost.block_size(unit) == size
+
+
+# --- Format version ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [
+        ("UsageDateTime,MeterCategory,MeterName,Quantity,PreTaxCost,Currency", "pay-as-you-go (PreTaxCost)"),
+        ("date,meterCategory,meterName,quantity,costInBillingCurrency,billingCurrency", "MCA"),
+    ],
+)
+def test_format_version_of_headers_without_a_fixture(header: str, version: str) -> None:
+    _, stats = parse_text(header + "\n")
+
+    assert stats.format_version == version

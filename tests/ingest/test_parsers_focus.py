@@ -330,3 +330,29 @@ def test_signature_matches_no_azure_or_openai_header_and_theirs_miss_focus() -> 
     assert not any(header >= focus_export.SIGNATURE for header in foreign_headers)
     assert not any(header >= azure_cost.SIGNATURE for header in focus_headers)
     assert not any(header >= openai_usage.SIGNATURE for header in focus_headers)
+
+
+# --- Format version ------------------------------------------------------------------------------
+
+MINIMAL_HEADER = (
+    "BilledCost,EffectiveCost,ChargePeriodStart,ChargePeriodEnd,ServiceName,ChargeCategory,ServiceCategory,"
+    "BillingCurrency"
+)
+
+
+def test_format_version_of_a_focus_1_1_header() -> None:
+    _, stats = parse_text(MINIMAL_HEADER + ",SkuMeter\n")
+
+    assert stats.format_version == "FOCUS 1.1"
+
+
+def test_format_version_lists_the_versions_rows_declare_in_x_focus_version() -> None:
+    # Given rows that state 1.0r2, nothing (the header's 1.1 then), and 1.0r2 again
+    row = "0,0,2025-01-01T00:00:00Z,2025-01-02T00:00:00Z,Compute,Usage,Compute,USD,,{version}"
+    text = "\n".join(
+        [MINIMAL_HEADER + ",SkuMeter,x_FocusVersion", *(row.format(version=v) for v in ("1.0r2", "", "1.0r2"))]
+    )
+
+    _, stats = parse_text(text + "\n")
+
+    assert stats.format_version == "FOCUS 1.0r2 + FOCUS 1.1"

@@ -431,3 +431,20 @@ def test_signatures_match_no_other_fixture_nor_the_openai_signature() -> None:
         for path in others:
             assert not header_columns(path) >= module.SIGNATURE, (module.NAME, path.name)
     assert gcp_bigquery.SIGNATURE.isdisjoint(gcp_console.SIGNATURE)
+
+
+# --- Format version ------------------------------------------------------------------------------
+
+
+def test_format_version_of_a_console_table_without_the_unrounded_cost() -> None:
+    _, stats = parse_text(gcp_console, CONSOLE_HEADER.format(cost_header="Cost ($)") + "\n")
+
+    assert stats.format_version == "rounded cost only"
+
+
+def test_format_version_of_a_bigquery_export_mixing_dotted_and_underscored_names() -> None:
+    header = "service.description,sku_description,usage_start_time,usage_end_time,cost,currency\n"
+
+    _, stats = parse_text(gcp_bigquery, header)
+
+    assert stats.format_version == "mixed column naming (dotted, underscored)"

@@ -166,3 +166,23 @@ def test_bad_bytes_after_the_sniffed_head_are_reported_with_their_row(tmp_path: 
         list(parse_export(path, detect_format(path), ParseStats()))
 
     assert caught.value.errors[0].message == "not UTF-8 text (invalid continuation byte); expected UTF-8"
+
+
+# --- Format version ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [
+        (NEW_HEADER, "2026 schema (input_text_tokens, input_cache_write_tokens)"),
+        (
+            NEW_HEADER.replace("compute_units,", "").replace("input_cache_write_tokens,", ""),
+            "2025 schema (input_text_tokens)",
+        ),
+        (OLD_HEADER, "pre-mid-2025 schema (no input_text_tokens)"),
+    ],
+)
+def test_format_version_names_the_schema_generation(header: str, version: str) -> None:
+    _, stats = parse_text(header + "\n")
+
+    assert stats.format_version == version

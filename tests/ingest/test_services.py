@@ -239,3 +239,93 @@ def test_a_cost_file_does_not_replace_the_usage_rows_of_the_same_days(organizati
 
     assert LedgerEntry.objects.filter(upload=usage_upload).count() == 2
     assert usage_summary(organization=organization) == [{"tokens": 1100, "cost": Decimal("1.50"), "records": 3}]
+
+
+def test_usage_api_files_of_different_endpoints_do_not_replace_each_other(organization) -> None:
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "openai"
+    completions_bytes = (fixtures / "usage_api_completions_grouped_2026-01.json").read_bytes()
+    completions = ingest_bytes(organization, completions_bytes, name="completions.json")
+    others = ingest_bytes(
+        organization, (fixtures / "usage_api_other_endpoints_2026-01.json").read_bytes(), name="others.json"
+    )
+    assert completions.status == others.status == Upload.Status.SUCCEEDED
+    assert completions.summary["source_parts"] and others.summary["source_parts"]
+    assert not set(completions.summary["source_parts"]) & set(others.summary["source_parts"])
+    # Both files cover 2026-01-01, yet neither replaced the other: they are different endpoints.
+    assert others.summary["replaced"] is None
+    completions_records = LedgerEntry.objects.filter(upload=completions).count()
+    assert completions_records == completions.summary["records"] > 0
+
+    # A later download of the completions endpoint (different bytes, same days) replaces only the first one.
+    again = ingest_bytes(organization, completions_bytes + b"\n", name="completions-again.json")
+
+    assert again.summary["replaced"]["uploads"] == [completions.pk]
+    assert LedgerEntry.objects.filter(upload=completions).count() == 0
+    assert LedgerEntry.objects.filter(upload=others).count() == others.summary["records"] > 0
+
+
+def test_upload_summary_names_the_format_version(organization, openai_sample: Path) -> None:
+    upload = ingest_bytes(organization, openai_sample.read_bytes(), openai_sample.name)
+
+    assert upload.summary["format_version"]
+
+
+def test_reestimating_prices_rows_loaded_before_their_model_had_a_price(organization) -> None:
+    from finops.models import ModelPrice
+    from ingest.services import ledger_reestimate_costs
+
+    unknown = "acme-private-model-1"
+    content = f"{HEADER}\n{usage_row('proj_a', model=unknown, input_tokens=3_000_000)}\n"
+    upload = ingest_bytes(organization, content.encode())
+    assert upload.summary["records_unpriced"] == 2
+    assert set(LedgerEntry.objects.filter(upload=upload).values_list("cost_basis", "cost")) == {("unknown", None)}
+
+    ModelPrice.objects.create(
+        provider="openai",
+        model=unknown,
+        token_type="input",
+        usd_per_million=Decimal("0.333333"),
+        effective_from="2024-12-01",
+        source="test",
+    )
+    counts = ledger_reestimate_costs(organization=organization)
+
+    assert counts == {"estimated": 1, "unpriced": 1, "superseded": 0}
+    entry = LedgerEntry.objects.get(upload=upload, token_type="input")
+    # 3,000,000 x 0.333333 / 1e6 = 0.999999 exactly.
+    assert (entry.cost, entry.cost_basis) == (Decimal("0.9999990000"), "estimated")
+    output = LedgerEntry.objects.get(upload=upload, token_type="output")
+    assert (output.cost, output.cost_basis) == (None, "unknown")
+
+
+def test_reestimating_follows_a_corrected_price_and_leaves_billed_rows_alone(organization) -> None:
+    from finops.models import ModelPrice
+    from ingest.services import ledger_reestimate_costs
+
+    usage = ingest_bytes(organization, f"{HEADER}\n{usage_row('proj_a', input_tokens=2_000_000)}\n".encode())
+    estimated = LedgerEntry.objects.get(upload=usage, token_type="input")
+    assert estimated.cost_basis == "estimated"
+    anthropic_cost = (
+        f"{ANTHROPIC_COST_HEADER}\n2026-02-10,Claude Sonnet 4.5,Default,prod,message,,output,1.25,token,,\n"
+    )
+    ingest_bytes(organization, anthropic_cost.encode(), name="cost.csv")
+    billed_before = list(
+        LedgerEntry.objects.filter(organization=organization, cost_basis="billed").values_list("id", "cost")
+    )
+    assert billed_before == [(billed_before[0][0], Decimal("1.2500000000"))]
+
+    ModelPrice.objects.create(
+        provider="openai",
+        model=estimated.model,
+        token_type="input",
+        usd_per_million=Decimal("0.5"),
+        effective_from="2025-01-01",
+        source="test: corrected price",
+    )
+    ledger_reestimate_costs(organization=organization)
+
+    estimated.refresh_from_db()
+    assert estimated.cost == Decimal("1.0000000000")  # 2,000,000 x $0.50 / 1e6
+    assert billed_before == list(
+        LedgerEntry.objects.filter(organization=organization, cost_basis="billed").values_list("id", "cost")
+    )
