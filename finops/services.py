@@ -1,12 +1,25 @@
-"""Writes of the core domain: organizations, memberships, teams."""
+"""Writes of the core domain: organizations, memberships, teams, and the price book (list prices with
+their change log, price-file and FX-file imports)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.apps import apps
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils.text import slugify
 
-from finops.models import Membership, ModelPrice, Organization, Role, Team
+from finops.catalog import FileError, FileRejected, PriceRow, parse_fx_file, parse_price_file, range_conflict
+from finops.models import FxRate, Membership, ModelPrice, Organization, PriceChange, Role, Team
+from finops.seed import catalog_models_sync, catalog_seed
+from finops.selectors import FxRateMissing, fx_table
+from finops.signals import send_prices_changed
+
+PRICE_QUANTUM = Decimal("0.000001")
 
 
 def organization_create(*, slug: str, name: str | None = None) -> tuple[Organization, bool]:
@@ -38,14 +51,257 @@ def team_get_or_create(*, organization: Organization, name: str, owner_email: st
 
 
 def price_catalog_load() -> int:
-    """Load the shipped list-price catalog (finops/data/price_history.csv); returns prices added.
+    """Load the shipped catalog (finops/data/): list prices, derived cache-write prices, catalog models and
+    aliases, multipliers, quality scores; returns list prices added.
 
-    Idempotent: prices already present (same provider, model, token type and date) are kept.
-    Migration 0002 does the same on a fresh database.
+    Idempotent: what is already present is kept. Migrations 0002 and 0005 do the same on a fresh database.
     """
-    from finops.catalog import catalog_price_fields
+    return catalog_seed(get_model=apps.get_model)
 
-    existing = set(ModelPrice.objects.values_list("provider", "model", "token_type", "effective_from"))
-    new_prices = [ModelPrice(**fields) for key, fields in catalog_price_fields().items() if key not in existing]
-    ModelPrice.objects.bulk_create(new_prices, batch_size=1000)
-    return len(new_prices)
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: rows created, updated (with a change-log entry each) and left as they were."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+def _acting_user(user: User | AnonymousUser | None) -> User | None:
+    return user if isinstance(user, User) else None
+
+
+def prices_import(*, lines: Iterable[str], filename: str, user: User | AnonymousUser | None = None) -> ImportResult:
+    """Import a price file (wide or long format, ``finops.catalog.parse_price_file``) into the catalog.
+
+    All or nothing: every problem is collected first (file checks, currency conversion, overlaps with
+    the catalog's closed ranges) and any problem raises FileRejected with row-numbered messages,
+    leaving the catalog unchanged. Otherwise each row creates a price or updates the one with the same
+    key and start, and every change goes to the change log with the user and the file's name.
+    Prices in another currency are converted to USD at the rate in force on their start date.
+    """
+    rows = parse_price_file(lines)
+    errors: list[FileError] = []
+    amounts = _amounts_in_usd(rows, errors)
+    existing = _existing_steps(rows)
+    errors.extend(_catalog_overlaps(rows, existing))
+    if errors:
+        raise FileRejected(sorted(errors, key=lambda error: error.row or 0))
+    created = updated = unchanged = 0
+    acting = _acting_user(user)
+    with transaction.atomic():
+        for row in rows:
+            usd, note = amounts[row.row, row.key]
+            source = f"{row.source} {note}".strip()
+            price = existing.get(row.key, {}).get(row.effective_from)
+            change_source = f"{filename} row {row.row}"
+            if price is None:
+                price = ModelPrice.objects.create(
+                    provider=row.provider,
+                    model=row.model,
+                    token_type=row.token_type,
+                    cache_ttl=row.cache_ttl,
+                    usd_per_million=usd,
+                    effective_from=row.effective_from,
+                    effective_to=row.effective_to,
+                    source=source,
+                )
+                _log_change(
+                    price,
+                    action=PriceChange.Action.CREATED,
+                    via=PriceChange.Via.IMPORT,
+                    user=acting,
+                    source=change_source,
+                )
+                created += 1
+            elif (price.usd_per_million, price.effective_to, price.source) != (usd, row.effective_to, source):
+                old_price, old_to = price.usd_per_million, price.effective_to
+                price.usd_per_million, price.effective_to, price.source = usd, row.effective_to, source
+                price.save(update_fields=["usd_per_million", "effective_to", "source"])
+                _log_change(
+                    price,
+                    action=PriceChange.Action.UPDATED,
+                    via=PriceChange.Via.IMPORT,
+                    user=acting,
+                    source=change_source,
+                    old_price=old_price,
+                    old_to=old_to,
+                )
+                updated += 1
+            else:
+                unchanged += 1
+        catalog_models_sync(get_model=apps.get_model, providers={row.provider for row in rows})
+        if created or updated:
+            send_prices_changed()
+    return ImportResult(created=created, updated=updated, unchanged=unchanged)
+
+
+def _amounts_in_usd(
+    rows: list[PriceRow], errors: list[FileError]
+) -> dict[tuple[int, tuple[str, ...]], tuple[Decimal, str]]:
+    """Each row's price in USD (rounded to the catalog's 6 decimals) with a note on any conversion."""
+    table = fx_table(currencies={row.currency for row in rows})
+    amounts: dict[tuple[int, tuple[str, ...]], tuple[Decimal, str]] = {}
+    for row in rows:
+        if row.currency == "USD":
+            amounts[row.row, row.key] = (row.amount.quantize(PRICE_QUANTUM, ROUND_HALF_UP), "")
+            continue
+        try:
+            conversion = table.convert(
+                amount=row.amount, from_currency=row.currency, to_currency="USD", on=row.effective_from
+            )
+        except FxRateMissing as error:
+            if not any(known.row == row.row for known in errors):  # one message per line, not per token type
+                errors.append(FileError(row.row, str(error), "currency"))
+            continue
+        note = f"(converted from {row.amount} {row.currency} at {conversion.rate} of {conversion.rate_date})"
+        amounts[row.row, row.key] = (conversion.amount.quantize(PRICE_QUANTUM, ROUND_HALF_UP), note)
+    return amounts
+
+
+def _existing_steps(rows: list[PriceRow]) -> dict[tuple[str, str, str, str], dict[date, ModelPrice]]:
+    keys = {row.key for row in rows}
+    candidates = ModelPrice.objects.filter(provider__in={key[0] for key in keys}, model__in={key[1] for key in keys})
+    steps: dict[tuple[str, str, str, str], dict[date, ModelPrice]] = {}
+    for price in candidates:
+        key = (price.provider, price.model, price.token_type, price.cache_ttl)
+        if key in keys:
+            steps.setdefault(key, {})[price.effective_from] = price
+    return steps
+
+
+def _catalog_overlaps(
+    rows: list[PriceRow], existing: dict[tuple[str, str, str, str], dict[date, ModelPrice]]
+) -> list[FileError]:
+    """Rows whose range overlaps a catalog step the file does not replace (closed ranges on either side)."""
+    errors = []
+    starts_in_file = {(row.key, row.effective_from) for row in rows}
+    for row in rows:
+        steps = [
+            (start, price.effective_to)
+            for start, price in existing.get(row.key, {}).items()
+            if (row.key, start) not in starts_in_file
+        ]
+        conflict = range_conflict(effective_from=row.effective_from, effective_to=row.effective_to, steps=steps)
+        if conflict is not None:
+            provider, model, token_type, ttl = row.key
+            label = f"{provider}/{model} {token_type}{f' ({ttl})' if ttl else ''}"
+            until = f" to {conflict[1]}" if conflict[1] else ""
+            mine = f"{row.effective_from} to {row.effective_to}" if row.effective_to else f"from {row.effective_from}"
+            errors.append(
+                FileError(
+                    row.row, f"overlaps the catalog: {label} is priced from {conflict[0]}{until}, this row {mine}"
+                )
+            )
+    return errors
+
+
+def _log_change(
+    price: ModelPrice,
+    *,
+    action: str,
+    via: str,
+    user: User | None,
+    source: str,
+    old_price: Decimal | None = None,
+    old_to: date | None = None,
+) -> PriceChange:
+    deleted = action == PriceChange.Action.DELETED
+    return PriceChange.objects.create(
+        price=None if deleted else price,
+        provider=price.provider,
+        model=price.model,
+        token_type=price.token_type,
+        cache_ttl=price.cache_ttl,
+        effective_from=price.effective_from,
+        action=action,
+        old_usd_per_million=price.usd_per_million if deleted else old_price,
+        new_usd_per_million=None if deleted else price.usd_per_million,
+        old_effective_to=price.effective_to if deleted else old_to,
+        new_effective_to=None if deleted else price.effective_to,
+        via=via,
+        source=source,
+        changed_by=user,
+    )
+
+
+KEY_FIELDS = ("provider", "model", "token_type", "cache_ttl", "effective_from")
+
+
+@transaction.atomic
+def model_price_save(*, price: ModelPrice, user: User | AnonymousUser | None = None) -> ModelPrice:
+    """Save a list price entered by hand and log it (a changed key logs the old price deleted, the new created)."""
+    acting = _acting_user(user)
+    old = ModelPrice.objects.select_for_update().filter(pk=price.pk).first() if price.pk else None
+    key_changed = old is not None and any(getattr(old, name) != getattr(price, name) for name in KEY_FIELDS)
+    if old is not None and key_changed:
+        _log_change(old, action=PriceChange.Action.DELETED, via=PriceChange.Via.ADMIN, user=acting, source="admin")
+    price.save()
+    if old is None or key_changed:
+        _log_change(
+            price, action=PriceChange.Action.CREATED, via=PriceChange.Via.ADMIN, user=acting, source=price.source
+        )
+    elif (old.usd_per_million, old.effective_to, old.source) != (
+        price.usd_per_million,
+        price.effective_to,
+        price.source,
+    ):
+        _log_change(
+            price,
+            action=PriceChange.Action.UPDATED,
+            via=PriceChange.Via.ADMIN,
+            user=acting,
+            source=price.source,
+            old_price=old.usd_per_million,
+            old_to=old.effective_to,
+        )
+    catalog_models_sync(get_model=apps.get_model, providers=[price.provider])
+    send_prices_changed()
+    return price
+
+
+@transaction.atomic
+def model_price_delete(*, price: ModelPrice, user: User | AnonymousUser | None = None) -> None:
+    """Delete a list price; the change log keeps its last value."""
+    _log_change(
+        price, action=PriceChange.Action.DELETED, via=PriceChange.Via.ADMIN, user=_acting_user(user), source="admin"
+    )
+    price.delete()
+    send_prices_changed()
+
+
+def fx_rates_import(*, lines: Iterable[str], filename: str) -> ImportResult:
+    """Import an FX file (``date,from_currency,to_currency,rate[,source]``): all or nothing (FileRejected).
+
+    A rate for a pair and date already present is replaced.
+    """
+    rows = parse_fx_file(lines)
+    existing = {
+        (rate.from_currency, rate.to_currency, rate.rate_date): rate
+        for rate in FxRate.objects.filter(rate_date__in={row.rate_date for row in rows})
+    }
+    created = updated = unchanged = 0
+    with transaction.atomic():
+        for row in rows:
+            source = row.source or filename
+            rate = existing.get((row.from_currency, row.to_currency, row.rate_date))
+            if rate is None:
+                FxRate.objects.create(
+                    from_currency=row.from_currency,
+                    to_currency=row.to_currency,
+                    rate=row.rate,
+                    rate_date=row.rate_date,
+                    source=source,
+                )
+                created += 1
+            elif (rate.rate, rate.source) != (row.rate, source):
+                rate.rate, rate.source = row.rate, source
+                rate.save(update_fields=["rate", "source"])
+                updated += 1
+            else:
+                unchanged += 1
+    return ImportResult(created=created, updated=updated, unchanged=unchanged)

@@ -1,4 +1,5 @@
-"""Admin for forecast runs: the run page draws actual history, forecast and interval, with monthly totals."""
+"""Admin for forecast runs: history, forecast and interval chart, monthly totals per level with 50/80/95%
+intervals, backtests ("how good have these forecasts been") and every series with the model that served it."""
 
 from __future__ import annotations
 
@@ -9,19 +10,37 @@ from django.http import HttpRequest, HttpResponse
 
 from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
 from forecasting.charts import forecast_chart_svg
-from forecasting.models import ForecastRun
-from forecasting.selectors import forecast_history_window, forecast_monthly
+from forecasting.models import ForecastRun, ForecastSeries
+from forecasting.selectors import forecast_history_window, forecast_levels, forecast_monthly
 from ingest.selectors import usage_daily_tokens
 
 
 @admin.register(ForecastRun)
 class ForecastRunAdmin(OrganizationScopedAdmin):
-    list_display = ["id", "organization", "status", "model_name", "horizon_days", "history_end", "finished_at"]
-    list_filter = ["status", OrganizationListFilter]
+    list_display = [
+        "id",
+        "organization",
+        "status",
+        "trigger",
+        "scenario",
+        "policy",
+        "progress",
+        "horizon_days",
+        "history_end",
+        "finished_at",
+    ]
+    list_filter = ["status", "trigger", "scenario", OrganizationListFilter]
     change_form_template = "admin/forecasting/forecastrun/change_form.html"
     readonly_fields = [
         "organization",
         "status",
+        "trigger",
+        "scenario",
+        "policy",
+        "what_if",
+        "baseline",
+        "progress",
+        "backtest",
         "scope",
         "horizon_days",
         "interval_width",
@@ -40,6 +59,11 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="series done")
+    def progress(self, run: ForecastRun) -> str:
+        failed = f", {run.series_failed} failed" if run.series_failed else ""
+        return f"{run.series_done}/{run.series_total}{failed}"
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -61,4 +85,21 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
                 interval_label=f"{round(run.interval_width * 100)}% interval",
             )
             extra["monthly"] = forecast_monthly(run=run)
+            extra["levels"] = {
+                level: keys for level, keys in forecast_levels(run=run).items() if level != "organization"
+            }
+            extra["series"] = run.series.order_by("provider", "team", "model", "token_type")
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+@admin.register(ForecastSeries)
+class ForecastSeriesAdmin(OrganizationScopedAdmin):
+    organization_field = "run__organization"
+    list_display = ["run", "provider", "team", "model", "token_type", "status", "model_name", "history_days"]
+    list_filter = ["status", "model_name", "token_type"]
+    search_fields = ["model", "team", "provider"]
+    exclude = ["history", "forecast"]
+    readonly_fields = ["run", *ForecastSeries.PUBLIC_FIELDS]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

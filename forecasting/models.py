@@ -1,4 +1,10 @@
-"""Forecast runs and their daily points (tokens and cost, with an interval)."""
+"""Forecast runs, the series each run forecast, and their results.
+
+A run forecasts every leaf series of the organization's ledger (provider x team x model x token type,
+daily tokens) and adds the leaves up to the levels people budget at (organization, provider, team, model,
+team x model), so every level is coherent with the total by construction (bottom-up). Results are kept
+per run: old runs stay for comparison ("this month's forecast vs last month's").
+"""
 
 from __future__ import annotations
 
@@ -17,11 +23,38 @@ class ForecastRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Trigger(models.TextChoices):
+        ON_DEMAND = "on_demand", "On demand"
+        AFTER_INGEST = "after_ingest", "After an upload"
+        NIGHTLY = "nightly", "Nightly"
+        WHAT_IF = "what_if", "What-if"
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="forecast_runs")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.ON_DEMAND)
     scope = models.CharField(max_length=64, default="organization")
     horizon_days = models.PositiveIntegerField(default=180)
     interval_width = models.FloatField(default=0.8)
+    scenario = models.CharField(max_length=32, default="base")
+    policy = models.CharField(max_length=32, default="stay")
+    what_if = models.JSONField(
+        default=dict, blank=True, help_text="Changes applied on top of the baseline: model switch, cache/batch share."
+    )
+    baseline = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="what_ifs",
+        help_text="For a what-if run: the run whose token forecasts it re-prices.",
+    )
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="A debounced refresh waits until then (further uploads push it back)."
+    )
+    series_total = models.PositiveIntegerField(default=0)
+    series_done = models.PositiveIntegerField(default=0)
+    series_failed = models.PositiveIntegerField(default=0)
+    backtest = models.JSONField(default=dict, blank=True, help_text="Backtest metrics summed up over the series.")
     model_name = models.CharField(max_length=40, blank=True)
     model_reason = models.TextField(blank=True)
     history_start = models.DateField(null=True, blank=True)
@@ -59,3 +92,84 @@ class ForecastPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: {self.tokens}"
+
+
+class ForecastSeries(models.Model):
+    """One leaf series of a run: a provider x team x model x token type's daily tokens, its model and backtest."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="series")
+    provider = models.CharField(max_length=60)
+    team = models.CharField(max_length=120, help_text='Team name, or "unallocated".')
+    model = models.CharField(max_length=160)
+    token_type = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    model_name = models.CharField(max_length=40, blank=True, help_text="The forecasting model that served.")
+    model_reason = models.TextField(blank=True)
+    history_days = models.PositiveIntegerField(default=0)
+    history_tokens = models.BigIntegerField(default=0)
+    history = models.JSONField(default=dict, blank=True, help_text='Daily tokens: {"start": date, "values": [...]}.')
+    backtest = models.JSONField(default=dict, blank=True, help_text="Rolling-origin metrics per candidate model.")
+    forecast = models.JSONField(default=dict, blank=True, help_text="Daily yhat and bands, for the run's roll-up.")
+    error = models.TextField(blank=True)
+
+    PUBLIC_FIELDS = (
+        "provider",
+        "team",
+        "model",
+        "token_type",
+        "status",
+        "model_name",
+        "model_reason",
+        "history_days",
+        "history_tokens",
+        "backtest",
+        "error",
+    )
+    """What the API and the admin show of a series (its stored history and daily forecast stay internal)."""
+
+    class Meta:
+        ordering = ["run", "provider", "team", "model", "token_type"]
+        verbose_name_plural = "forecast series"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "provider", "team", "model", "token_type"], name="uniq_series_per_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.team}/{self.model}/{self.token_type}"
+
+
+class ForecastMonth(models.Model):
+    """A month of a run at one level: tokens and cost with 50%, 80% and 95% intervals (from sampled paths)."""
+
+    class Level(models.TextChoices):
+        ORGANIZATION = "organization", "Organization"
+        PROVIDER = "provider", "Provider"
+        TEAM = "team", "Team"
+        MODEL = "model", "Model"
+        TEAM_MODEL = "team_model", "Team x model"
+
+    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="months")
+    level = models.CharField(max_length=16, choices=Level.choices)
+    key = models.CharField(max_length=300, blank=True, help_text='e.g. "Search" for a team, "Search | gpt-4o".')
+    month = models.DateField(help_text="First day of the month.")
+    days = models.PositiveSmallIntegerField()
+    tokens = models.BigIntegerField()
+    tokens_by_type = models.JSONField(default=dict)
+    tokens_intervals = models.JSONField(default=dict, help_text='{"50": [lower, upper], "80": [...], "95": [...]}')
+    cost = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    cost_intervals = models.JSONField(default=dict, help_text="Cost bounds (decimal strings) per interval width.")
+    unpriced_tokens = models.BigIntegerField(default=0, help_text="Forecast tokens with no known price.")
+
+    class Meta:
+        ordering = ["run", "level", "key", "month"]
+        constraints = [models.UniqueConstraint(fields=["run", "level", "key", "month"], name="uniq_month_per_level")]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.key} {self.month:%Y-%m}: {self.tokens}"

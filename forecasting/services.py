@@ -1,114 +1,450 @@
-"""Writes of the forecasting app: create a forecast run and execute it with the engine."""
+"""Writes of the forecasting app: create a forecast run, fan its series out in chunks, add them up.
+
+A run goes through three steps, each a service called by a Celery task on the ``forecasting`` queue:
+
+1. ``forecast_run_execute`` (plan): reads the ledger's leaf series (provider x team x model x token
+   type, daily tokens) in one query, stores them as the run's ``ForecastSeries`` and queues them in
+   chunks of ``CHUNK_SIZE``. Re-running a run replaces its series and results.
+2. ``forecast_series_chunk_execute`` (fan-out): fits each series of a chunk with the engine, reusing
+   the model its latest backtest chose when that is recent, else backtesting the candidates to choose.
+   A failing series is marked failed with its error; the run goes on. The chunk that finishes the last
+   series of the run finalizes it.
+3. ``forecast_run_finalize`` (roll-up): prices every leaf with the price projection under the run's
+   scenario and migration policy, samples volume and price paths and adds leaves up to every level
+   (``forecasting.rollup``), and stores monthly results and the organization's daily points.
+
+A what-if run re-prices the token forecasts of its baseline run (no refit), with a model switch, a
+cached-input or batch share, or another scenario, so it can be compared side by side with the baseline.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from finops.models import Organization
-from forecasting.models import ForecastPoint, ForecastRun
-from ingest.selectors import usage_cost_per_token, usage_daily_tokens
+from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastSeries
+from forecasting.pricing import LeafPricer
+from ingest.selectors import usage_daily_by_leaf
+
+logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
-COST_WINDOW_DAYS = 90
+CHUNK_SIZE = 8
+MAX_HORIZON_DAYS = 730
+MODEL_CHOICE_MAX_AGE = timedelta(days=35)
+"""A series reuses the model its latest backtest chose if that run finished less than this long ago."""
+PATH_SAMPLES = 300
+WHAT_IF_KEYS = frozenset({"switch", "cached_input_share", "batch_share"})
 
 
 def forecast_run_create(
     *,
     organization: Organization,
-    horizon_days: int = 180,
+    horizon_days: int = 365,
     interval_width: float = 0.8,
+    scenario: str = "base",
+    policy: str = "stay",
+    trigger: str = ForecastRun.Trigger.ON_DEMAND,
+    what_if: dict[str, Any] | None = None,
+    baseline: ForecastRun | None = None,
     user: User | AnonymousUser | None = None,
 ) -> ForecastRun:
-    """Queue a forecast of the organization's daily total tokens and cost."""
-    if not 1 <= horizon_days <= 730:
-        raise ValueError(f"horizon_days must be between 1 and 730, got {horizon_days}")
+    """Queue a forecast of every series of the organization (or a what-if re-pricing of ``baseline``)."""
+    from forecasting.pricing import validate_scenario_and_policy
+
+    if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
+        raise ValueError(f"horizon_days must be between 1 and {MAX_HORIZON_DAYS}, got {horizon_days}")
     if not 0 < interval_width < 1:
         raise ValueError(f"interval_width must be between 0 and 1 (exclusive), got {interval_width}")
+    validate_scenario_and_policy(scenario=scenario, policy=policy)
+    what_if = dict(what_if or {})
+    unknown = set(what_if) - WHAT_IF_KEYS
+    if unknown:
+        raise ValueError(f"unknown what-if change {sorted(unknown)}; expected any of {sorted(WHAT_IF_KEYS)}")
+    if baseline is not None:
+        if baseline.organization_id != organization.pk:
+            raise ValueError("the baseline run belongs to another organization")
+        if baseline.status != ForecastRun.Status.SUCCEEDED:
+            raise ValueError(f"the baseline run #{baseline.pk} has not succeeded (status {baseline.status})")
+        horizon_days, interval_width = baseline.horizon_days, baseline.interval_width
+        trigger = ForecastRun.Trigger.WHAT_IF
+    elif what_if:
+        raise ValueError("a what-if run needs a baseline run to compare with")
     run = ForecastRun.objects.create(
         organization=organization,
         horizon_days=horizon_days,
         interval_width=interval_width,
+        scenario=scenario,
+        policy=policy,
+        trigger=trigger,
+        what_if=what_if,
+        baseline=baseline,
         created_by=user if isinstance(user, User) else None,
     )
-    transaction.on_commit(lambda: _enqueue(run.pk))
+    transaction.on_commit(lambda: _enqueue_run(run.pk))
     return run
 
 
-def _enqueue(run_id: int) -> None:
+def _enqueue_run(run_id: int, countdown: float | None = None) -> None:
     from forecasting.tasks import execute_forecast_run
 
-    execute_forecast_run.delay(run_id)
+    execute_forecast_run.apply_async((run_id,), countdown=countdown)
+
+
+def _enqueue_chunk(run_id: int, series_ids: list[int]) -> None:
+    from forecasting.tasks import execute_forecast_chunk
+
+    execute_forecast_chunk.delay(run_id, series_ids)
 
 
 def _money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def forecast_run_execute(*, run_id: int) -> ForecastRun:
-    """Fit the engine to the ledger's daily totals and store the points; re-running replaces them.
+@dataclass
+class _Leaf:
+    provider: str
+    team: str
+    model: str
+    token_type: str
+    start: date
+    values: list[int]
 
-    Cost per day is forecast tokens times the organization's average cost per token over the
-    last 90 days of history (billed or estimated from list prices).
-    """
-    from forecasting.engine import forecast_daily
 
+def _leaves(organization: Organization) -> tuple[list[_Leaf], date | None, date | None]:
+    """Every leaf series of the ledger, as gap-free daily values over the organization's whole history."""
+    rows = usage_daily_by_leaf(organization=organization)
+    if not rows:
+        return [], None, None
+    first, last = rows[0][4], rows[-1][4]
+    length = (last - first).days + 1
+    by_key: dict[tuple[str, str, str, str], list[int]] = {}
+    for provider, team, model, token_type, day, tokens in rows:
+        values = by_key.get((provider, team, model, token_type))
+        if values is None:
+            values = by_key[(provider, team, model, token_type)] = [0] * length
+        values[(day - first).days] += tokens
+    leaves = []
+    for (provider, team, model, token_type), values in sorted(by_key.items()):
+        # A leaf's history starts on its first day of use: a model adopted last month has a short history.
+        offset = next((index for index, value in enumerate(values) if value), len(values) - 1)
+        leaves.append(_Leaf(provider, team, model, token_type, first + timedelta(days=offset), values[offset:]))
+    return leaves, first, last
+
+
+def _claim(run_id: int) -> ForecastRun | None:
     with transaction.atomic():
         run = ForecastRun.objects.select_for_update().select_related("organization").get(pk=run_id)
         if run.status == ForecastRun.Status.SUCCEEDED:
-            return run
+            return None
+        if run.not_before is not None and run.not_before > timezone.now():
+            return None  # debounced: a later task will run it
         run.status = ForecastRun.Status.RUNNING
         run.started_at = timezone.now()
-        run.save(update_fields=["status", "started_at"])
-
-    daily = usage_daily_tokens(organization=run.organization)
-    if not daily:
-        return _fail(run, "no usage in the ledger yet: upload an export first")
-    history = pd.DataFrame(daily, columns=["ds", "y"])
-    history["ds"] = pd.to_datetime(history["ds"])
-    try:
-        result = forecast_daily(history, horizon_days=run.horizon_days, interval_width=run.interval_width)
-    except ValueError as error:
-        return _fail(run, str(error))
-
-    history_end = daily[-1][0]
-    cost_per_token = usage_cost_per_token(
-        organization=run.organization,
-        date_from=history_end - timedelta(days=COST_WINDOW_DAYS - 1),
-        date_to=history_end,
-    )
-    points = []
-    for row in result.frame.itertuples(index=False):
-        tokens = round(row.yhat)
-        lower = round(row.yhat_lower)
-        upper = round(row.yhat_upper)
-        point = ForecastPoint(run=run, date=row.ds.date(), tokens=tokens, tokens_lower=lower, tokens_upper=upper)
-        if cost_per_token is not None:
-            point.cost = _money(tokens * cost_per_token)
-            point.cost_lower = _money(lower * cost_per_token)
-            point.cost_upper = _money(upper * cost_per_token)
-        points.append(point)
-    with transaction.atomic():
-        ForecastPoint.objects.filter(run=run).delete()
-        ForecastPoint.objects.bulk_create(points)
-        run.status = ForecastRun.Status.SUCCEEDED
-        run.model_name = result.model_name
-        run.model_reason = result.reason
-        run.history_start = daily[0][0]
-        run.history_end = history_end
-        run.history_days = result.history_days
-        run.cost_per_million_tokens = (
-            (cost_per_token * 1_000_000).quantize(Decimal("0.000001")) if cost_per_token is not None else None
-        )
         run.error = ""
+        run.save(update_fields=["status", "started_at", "error"])
+        return run
+
+
+def forecast_run_execute(*, run_id: int) -> ForecastRun:
+    """Plan the run: store its leaf series and queue them in chunks (a what-if run is re-priced at once)."""
+    run = _claim(run_id)
+    if run is None:
+        return ForecastRun.objects.get(pk=run_id)
+    if run.baseline_id is not None:
+        return _plan_what_if(run)
+    leaves, first, last = _leaves(run.organization)
+    if not leaves:
+        return _fail(run, "no token usage in the ledger yet: upload an export first")
+    with transaction.atomic():
+        run.series.all().delete()
+        run.months.all().delete()
+        run.points.all().delete()
+        series = ForecastSeries.objects.bulk_create(
+            ForecastSeries(
+                run=run,
+                provider=leaf.provider,
+                team=leaf.team,
+                model=leaf.model,
+                token_type=leaf.token_type,
+                history_days=len(leaf.values),
+                history_tokens=sum(leaf.values),
+                history={"start": leaf.start.isoformat(), "values": leaf.values},
+            )
+            for leaf in leaves
+        )
+        run.history_start, run.history_end = first, last
+        run.history_days = (last - first).days + 1 if first and last else 0
+        run.series_total, run.series_done, run.series_failed = len(series), 0, 0
+        run.save(
+            update_fields=[
+                "history_start",
+                "history_end",
+                "history_days",
+                "series_total",
+                "series_done",
+                "series_failed",
+            ]
+        )
+        ids = [item.pk for item in series]
+        for index in range(0, len(ids), CHUNK_SIZE):
+            chunk = ids[index : index + CHUNK_SIZE]
+            transaction.on_commit(lambda chunk=chunk: _enqueue_chunk(run.pk, chunk))  # type: ignore[misc]
+    run.refresh_from_db()
+    return run
+
+
+def _plan_what_if(run: ForecastRun) -> ForecastRun:
+    """A what-if run takes its baseline's token forecasts as they are and only prices them differently."""
+    baseline = run.baseline
+    assert baseline is not None
+    with transaction.atomic():
+        run.series.all().delete()
+        run.months.all().delete()
+        run.points.all().delete()
+        copies = [
+            ForecastSeries(
+                run=run,
+                provider=item.provider,
+                team=item.team,
+                model=item.model,
+                token_type=item.token_type,
+                status=item.status,
+                model_name=item.model_name,
+                model_reason=item.model_reason,
+                history_days=item.history_days,
+                history_tokens=item.history_tokens,
+                history=item.history,
+                backtest=item.backtest,
+                forecast=item.forecast,
+                error=item.error,
+            )
+            for item in baseline.series.all()
+        ]
+        ForecastSeries.objects.bulk_create(copies)
+        run.history_start, run.history_end, run.history_days = (
+            baseline.history_start,
+            baseline.history_end,
+            baseline.history_days,
+        )
+        run.series_total = len(copies)
+        run.series_done = len(copies)
+        run.series_failed = sum(1 for item in copies if item.status == ForecastSeries.Status.FAILED)
+        run.save()
+    return forecast_run_finalize(run_id=run.pk)
+
+
+def _previous_choice(series: ForecastSeries, organization_id: int) -> str | None:
+    """The model the latest recent backtest of the same series chose, if any."""
+    previous = (
+        ForecastSeries.objects.filter(
+            run__organization_id=organization_id,
+            run__status=ForecastRun.Status.SUCCEEDED,
+            run__finished_at__gte=timezone.now() - MODEL_CHOICE_MAX_AGE,
+            provider=series.provider,
+            team=series.team,
+            model=series.model,
+            token_type=series.token_type,
+            status=ForecastSeries.Status.SUCCEEDED,
+        )
+        .exclude(run_id=series.run_id)
+        .exclude(backtest={})
+        .order_by("-run__finished_at")
+        .values_list("backtest", flat=True)
+        .first()
+    )
+    if not previous:
+        return None
+    choice = previous.get("selected")
+    return str(choice) if choice else None
+
+
+def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
+    """Fit the series of one chunk; returns how many failed. The last chunk to finish finalizes the run."""
+    from forecasting.fitting import fit_series
+
+    run = ForecastRun.objects.get(pk=run_id)
+    failed = 0
+    done = 0
+    for series in ForecastSeries.objects.filter(run_id=run_id, pk__in=series_ids, status=ForecastSeries.Status.PENDING):
+        history = pd.DataFrame(
+            {
+                "ds": pd.date_range(series.history["start"], periods=len(series.history["values"]), freq="D"),
+                "y": np.asarray(series.history["values"], dtype=float),
+            }
+        )
+        try:
+            fitted = fit_series(
+                history,
+                horizon_days=run.horizon_days,
+                interval_width=run.interval_width,
+                reuse_model=_previous_choice(series, run.organization_id),
+            )
+        except Exception as error:  # one bad series must not fail the run
+            logger.warning("forecast series %s failed", series, exc_info=True)
+            series.status = ForecastSeries.Status.FAILED
+            series.error = f"{type(error).__name__}: {error}"
+            series.save(update_fields=["status", "error"])
+            failed += 1
+        else:
+            series.status = ForecastSeries.Status.SUCCEEDED
+            series.model_name = fitted.model_name
+            series.model_reason = fitted.reason
+            series.backtest = fitted.backtest
+            series.forecast = fitted.forecast
+            series.save(update_fields=["status", "model_name", "model_reason", "backtest", "forecast"])
+        done += 1
+    with transaction.atomic():
+        run = ForecastRun.objects.select_for_update().get(pk=run_id)
+        ForecastRun.objects.filter(pk=run_id).update(
+            series_done=F("series_done") + done, series_failed=F("series_failed") + failed
+        )
+        run.refresh_from_db()
+        finished = run.series_done >= run.series_total and run.status == ForecastRun.Status.RUNNING
+    if finished:
+        forecast_run_finalize(run_id=run_id)
+    return failed
+
+
+def forecast_run_finalize(*, run_id: int) -> ForecastRun:
+    """Price the leaves, add them up to every level with intervals and store the run's results."""
+    from forecasting.rollup import LeafForecast, roll_up
+
+    run = ForecastRun.objects.select_related("organization").get(pk=run_id)
+    succeeded = list(run.series.filter(status=ForecastSeries.Status.SUCCEEDED))
+    if not succeeded:
+        errors = "; ".join(sorted({item.error for item in run.series.all() if item.error})[:3])
+        return _fail(run, f"no series could be forecast ({errors or 'no series'})")
+    assert run.history_end is not None
+    start = run.history_end + timedelta(days=1)
+    dates = pd.date_range(start, periods=run.horizon_days, freq="D")
+    pricer = LeafPricer(
+        organization=run.organization,
+        history_end=run.history_end,
+        start=start,
+        horizon_days=run.horizon_days,
+        scenario=run.scenario,
+        policy=run.policy,
+        what_if=run.what_if,
+        n_samples=PATH_SAMPLES,
+    )
+    leaves = [
+        LeafForecast(
+            provider=item.provider,
+            team=item.team,
+            model=item.model,
+            token_type=item.token_type,
+            yhat=np.asarray(item.forecast["yhat"], dtype=float),
+            lower=np.asarray(item.forecast["lower"], dtype=float),
+            upper=np.asarray(item.forecast["upper"], dtype=float),
+            interval_width=run.interval_width,
+            price=pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type),
+        )
+        for item in _switched(succeeded, run.what_if)
+    ]
+    rollup = roll_up(leaves, dates, n_samples=PATH_SAMPLES)
+    months = [
+        ForecastMonth(
+            run=run,
+            level=level,
+            key=key,
+            month=month.month.date(),
+            days=month.days,
+            tokens=round(month.tokens),
+            tokens_by_type={kind: round(value) for kind, value in month.tokens_by_type.items()},
+            tokens_intervals={width: [round(lo), round(hi)] for width, (lo, hi) in month.tokens_intervals.items()},
+            cost=_money(month.cost) if month.cost is not None else None,
+            cost_intervals={
+                width: [str(_money(lo)), str(_money(hi))] for width, (lo, hi) in month.cost_intervals.items()
+            },
+            unpriced_tokens=round(month.unpriced_tokens),
+        )
+        for (level, key), level_months in rollup.months.items()
+        for month in level_months
+    ]
+    points = _daily_points(run, rollup)
+    with transaction.atomic():
+        run.months.all().delete()
+        run.points.all().delete()
+        ForecastMonth.objects.bulk_create(months, batch_size=2000)
+        ForecastPoint.objects.bulk_create(points, batch_size=2000)
+        run.backtest = _backtest_summary(succeeded)
+        run.model_name = _served_summary(succeeded)
+        run.model_reason = f"{len(succeeded)} of {run.series_total} series forecast; {run.series_failed} failed"
+        run.cost_per_million_tokens = pricer.current_cost_per_million()
+        run.status = ForecastRun.Status.SUCCEEDED
         run.finished_at = timezone.now()
         run.save()
     return run
+
+
+def _switched(series: Iterable[ForecastSeries], what_if: dict[str, Any]) -> list[ForecastSeries]:
+    """Apply an accepted model switch: the source model's tokens are booked (and priced) as the target's."""
+    switch = what_if.get("switch") or {}
+    source, target = switch.get("from_model"), switch.get("to_model")
+    result = []
+    for item in series:
+        if source and target and item.model == source:
+            item = ForecastSeries(
+                **{**_series_fields(item), "model": target, "provider": switch.get("to_provider") or item.provider}
+            )
+        result.append(item)
+    return result
+
+
+def _series_fields(item: ForecastSeries) -> dict[str, Any]:
+    return {
+        field.name: getattr(item, field.name)
+        for field in ForecastSeries._meta.concrete_fields
+        if field.name not in ("id", "run")
+    }
+
+
+def _daily_points(run: ForecastRun, rollup: Any) -> list[ForecastPoint]:
+    points: list[ForecastPoint] = []
+    if rollup.daily_dates is None:
+        return points
+    for index, day in enumerate(rollup.daily_dates):
+        point = ForecastPoint(
+            run=run,
+            date=day.date(),
+            tokens=round(rollup.daily_tokens[index]),
+            tokens_lower=round(rollup.daily_lower[index]),
+            tokens_upper=round(rollup.daily_upper[index]),
+        )
+        if rollup.daily_cost is not None and float(np.sum(rollup.daily_cost)) > 0:
+            point.cost = _money(rollup.daily_cost[index])
+            point.cost_lower = _money(rollup.daily_cost_lower[index])
+            point.cost_upper = _money(rollup.daily_cost_upper[index])
+        points.append(point)
+    return points
+
+
+def _served_summary(series: list[ForecastSeries]) -> str:
+    counts: dict[str, int] = {}
+    for item in series:
+        counts[item.model_name] = counts.get(item.model_name, 0) + 1
+    return ", ".join(f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))[:40]
+
+
+def _backtest_summary(series: list[ForecastSeries]) -> dict[str, Any]:
+    """Median metrics of the served models over the series that have a backtest, per horizon."""
+    from forecasting.fitting import summarize_backtests
+
+    return summarize_backtests([item.backtest for item in series if item.backtest])
 
 
 def _fail(run: ForecastRun, message: str) -> ForecastRun:
@@ -119,8 +455,56 @@ def _fail(run: ForecastRun, message: str) -> ForecastRun:
     return run
 
 
+def forecast_run_rerun(*, run: ForecastRun) -> ForecastRun:
+    """Queue a run again; its series and results are replaced when it runs."""
+    ForecastRun.objects.filter(pk=run.pk).update(
+        status=ForecastRun.Status.QUEUED, not_before=None, error="", finished_at=None
+    )
+    transaction.on_commit(lambda: _enqueue_run(run.pk))
+    run.refresh_from_db()
+    return run
+
+
 def forecast_run_mark_failed(*, run_id: int, message: str) -> None:
     """Record an unexpected failure of a run."""
     ForecastRun.objects.filter(pk=run_id).exclude(status=ForecastRun.Status.SUCCEEDED).update(
         status=ForecastRun.Status.FAILED, error=message, finished_at=timezone.now()
     )
+
+
+def forecast_refresh_after_ingest(*, organization_id: int) -> ForecastRun:
+    """Debounced refresh after an upload: many uploads in a row give one run, started once they stop.
+
+    The first upload queues a run due ``FORECAST_REFRESH_DEBOUNCE_SECONDS`` later; each further upload
+    before it starts pushes it back. The run's task is queued with that countdown; a task that wakes
+    before the run is due returns, and the one queued by the last upload runs it.
+    """
+    delay = timedelta(seconds=settings.FORECAST_REFRESH_DEBOUNCE_SECONDS)
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().get(pk=organization_id)
+        run = (
+            ForecastRun.objects.filter(
+                organization=organization, trigger=ForecastRun.Trigger.AFTER_INGEST, status=ForecastRun.Status.QUEUED
+            )
+            .order_by("-id")
+            .first()
+        )
+        due = timezone.now() + delay
+        if run is None:
+            run = ForecastRun.objects.create(
+                organization=organization, trigger=ForecastRun.Trigger.AFTER_INGEST, not_before=due
+            )
+        else:
+            run.not_before = due
+            run.save(update_fields=["not_before"])
+        transaction.on_commit(lambda: _enqueue_run(run.pk, countdown=delay.total_seconds()))
+    return run
+
+
+def forecast_refresh_all(*, trigger: str = ForecastRun.Trigger.NIGHTLY) -> list[ForecastRun]:
+    """Queue a refresh of every organization that has usage (nightly, from beat)."""
+    from ingest.selectors import organizations_with_usage
+
+    return [
+        forecast_run_create(organization=organization, trigger=trigger) for organization in organizations_with_usage()
+    ]

@@ -187,3 +187,6 @@ class LedgerEntryAdmin(OrganizationScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from ingest import admin_reconciliation  # noqa: E402, F401  (the reconciliation page)

@@ -26,8 +26,8 @@ from finops.models import AllocationRule, Organization, TokenType
 from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book
 from ingest.models import BILLED_COST_BASES, CostBasis, LedgerEntry, Upload
 from ingest.normalize import normalize_model
-from ingest.signals import upload_succeeded
 from ingest.parsers import CanonicalRecord, IngestError, ParseStats, RowError, detect_format, parse_export
+from ingest.signals import upload_succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -191,25 +191,32 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
     Run after the catalog or the organization's negotiated prices change: rows loaded before a model had
     a price get one, and estimates follow corrected prices.
     """
-    book = prices if prices is not None else price_book()
+    book = prices if prices is not None else price_book(organization=organization)
     pending = (
         LedgerEntry.objects.filter(organization=organization)
         .exclude(token_type=TokenType.OTHER)
         .filter(Q(cost_basis=CostBasis.ESTIMATED) | Q(cost_basis=CostBasis.UNKNOWN, cost=None))
     )
-    by_price: dict[tuple[str, str, str, str, Decimal | None], list[date]] = {}
-    keys = pending.values_list("provider", "model", "model_raw", "token_type", "date").distinct().order_by()
-    for provider, model, model_raw, token_type, day in keys:
-        price = book.usd_per_million(provider=provider, model=model, token_type=token_type, on=day)
-        if price is None:
-            price = book.usd_per_million(provider=provider, model=model_raw, token_type=token_type, on=day)
-        by_price.setdefault((provider, model, model_raw, token_type, price), []).append(day)
+    by_price: dict[tuple[str, str, str, str, str, Decimal | None], list[date]] = {}
+    keys = (
+        pending.values_list("provider", "model", "model_raw", "token_type", "service_tier", "date")
+        .distinct()
+        .order_by()
+    )
+    for provider, model, model_raw, token_type, service_tier, day in keys:
+        price = _list_price(book, provider, (model, model_raw), token_type, day, service_tier)
+        by_price.setdefault((provider, model, model_raw, token_type, service_tier, price), []).append(day)
     counts = {"estimated": 0, "unpriced": 0, "superseded": 0}
     estimated_days: dict[str, set[date]] = {}
     with transaction.atomic():
-        for (provider, model, model_raw, token_type, price), days in by_price.items():
+        for (provider, model, model_raw, token_type, service_tier, price), days in by_price.items():
             rows = pending.filter(
-                provider=provider, model=model, model_raw=model_raw, token_type=token_type, date__in=days
+                provider=provider,
+                model=model,
+                model_raw=model_raw,
+                token_type=token_type,
+                service_tier=service_tier,
+                date__in=days,
             )
             if price is None:
                 counts["unpriced"] += rows.update(cost=None, cost_basis=CostBasis.UNKNOWN)
@@ -229,6 +236,20 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
                     organization=organization, provider=provider, date__in=billed_days, cost_basis=CostBasis.ESTIMATED
                 ).update(cost_basis=CostBasis.SUPERSEDED)
     return counts
+
+
+def _list_price(
+    book: PriceBook, provider: str, models: tuple[str, str], token_type: str, day: date, service_tier: str
+) -> Decimal | None:
+    """The price book's price (the organization's, at the service tier's rate) for the normalized model id,
+    else for the id as exported."""
+    for model in dict.fromkeys(models):
+        price = book.usd_per_million(
+            provider=provider, model=model, token_type=token_type, on=day, service_tier=service_tier
+        )
+        if price is not None:
+            return price
+    return None
 
 
 def _set_estimated_cost(rows: QuerySet[LedgerEntry], usd_per_million: Decimal) -> int:
@@ -357,7 +378,7 @@ class _LedgerBuilder:
         self._models: dict[tuple[str, str], str] = {}
         self._shared: dict[tuple[object, ...], _Shared] = {}
         self._periods: dict[tuple[datetime, datetime], _Period] = {}
-        self._unit_prices: dict[tuple[str, str, str, date], Decimal | None] = {}
+        self._unit_prices: dict[tuple[str, str, str, str, date], Decimal | None] = {}
 
     def shared(self, record: CanonicalRecord) -> _Shared:
         stream = _STREAM_FIELDS(record)
@@ -391,17 +412,18 @@ class _LedgerBuilder:
         if record.cost is not None or record.token_type == "other":
             cost, basis = record.cost, record.cost_basis
         else:
-            key = (record.provider, record.model_raw, record.token_type, day)
+            key = (record.provider, record.model_raw, record.token_type, record.service_tier, day)
             if key in self._unit_prices:
                 price = self._unit_prices[key]
             else:
-                price = self._prices.usd_per_million(
-                    provider=record.provider, model=model, token_type=record.token_type, on=day
+                price = _list_price(
+                    self._prices,
+                    record.provider,
+                    (model, record.model_raw),
+                    record.token_type,
+                    day,
+                    record.service_tier,
                 )
-                if price is None:
-                    price = self._prices.usd_per_million(
-                        provider=record.provider, model=record.model_raw, token_type=record.token_type, on=day
-                    )
                 self._unit_prices[key] = price
             if price is None:
                 tally.unpriced_records += 1
@@ -600,7 +622,7 @@ def upload_ingest(*, upload_id: int) -> Upload:
         limit = settings.UPLOAD_MAX_EXPANDED_BYTES
         module = detect_format(path, upload.summary.get("format_override"), max_expanded_bytes=limit)
         allocator = _Allocator(allocation_rules_for(organization=upload.organization))
-        prices = price_book()
+        prices = price_book(organization=upload.organization)
         aliases = model_aliases_for(organization=upload.organization)
         with transaction.atomic():
             LedgerEntry.objects.filter(upload=upload).delete()

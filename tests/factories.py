@@ -75,3 +75,43 @@ class LedgerEntryFactory(factory.django.DjangoModelFactory):
     model_raw = "gpt-4o-mini-2024-07-18"
     token_type = "input"
     quantity = 1000
+
+
+# Price book (finops): list prices, organization overrides, FX rates.
+from datetime import date  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from finops.models import FxRate, ModelPrice, PriceOverride  # noqa: E402
+
+
+class ModelPriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelPrice
+
+    provider = "testcloud"
+    model = factory.Sequence(lambda n: f"test-model-{n}")
+    token_type = "input"
+    usd_per_million = Decimal("1.000000")
+    effective_from = date(2025, 1, 1)
+    source = "factory"
+
+
+class PriceOverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PriceOverride
+
+    organization = factory.SubFactory(OrganizationFactory)
+    provider = "anthropic"
+    discount_percent = Decimal("10")
+    effective_from = date(2025, 1, 1)
+
+
+class FxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FxRate
+
+    from_currency = "EUR"
+    to_currency = "USD"
+    rate = Decimal("1.10")
+    rate_date = date(2025, 1, 1)
+    source = "factory"

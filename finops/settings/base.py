@@ -9,6 +9,7 @@ A production start (``DEBUG`` off) without ``SECRET_KEY`` fails at boot.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -141,6 +142,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task a dead worker held is handed out again after this many seconds (Redis); it must exceed
 # the longest ingest, or a slow ingest would run twice (safely, but wastefully).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)}
+# Beat (``celery -A finops beat``): every organization's forecasts are refreshed nightly at 02:00 UTC.
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "refresh-forecasts-nightly": {
+        "task": "forecasting.tasks.refresh_all_forecasts",
+        "schedule": crontab(hour=2, minute=0),
+    },
+}
+
+# Forecast refresh after uploads, debounced: a burst of uploads gives one run, this many seconds after the
+# last one. Off by default in the embedded mode (eager Celery has no countdown: it would run per file).
+FORECAST_REFRESH_AFTER_INGEST = env.bool("FORECAST_REFRESH_AFTER_INGEST", default=not CELERY_TASK_ALWAYS_EAGER)
+FORECAST_REFRESH_DEBOUNCE_SECONDS = env.int("FORECAST_REFRESH_DEBOUNCE_SECONDS", default=300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

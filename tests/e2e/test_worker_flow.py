@@ -54,7 +54,12 @@ def test_upload_ledger_forecast_and_api_through_a_real_worker(
     assert run["status"] == "succeeded", run["error"]
     latest = client.get("/api/v1/forecasts/latest/", {"organization": "acme"}).json()
     assert latest["id"] == run["id"]
-    assert latest["model_name"] == "prophet"
+    # Fanned out in chunks over the worker's processes: every leaf series forecast, none failed.
+    assert latest["series_total"] == latest["series_done"] > 4
+    assert latest["series_failed"] == 0
+    assert set(latest["levels"]) == {"provider", "team", "model", "team_model"}
+    providers = set(LedgerEntry.objects.filter(unit="tokens").values_list("provider", flat=True))
+    assert set(latest["levels"]["provider"]) == providers
     assert latest["history_end"] == "2026-10-31"
     assert len(latest["points"]) == 60
     assert latest["points"][0]["date"] == (date(2026, 10, 31) + timedelta(days=1)).isoformat()

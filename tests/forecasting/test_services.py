@@ -1,4 +1,4 @@
-"""Forecast runs in-process against PostgreSQL: stored points, costs, failures, re-runs, API scoping."""
+"""Forecast runs in-process against PostgreSQL: leaves, levels, coherence, cost, what-ifs, failures, re-runs."""
 
 from __future__ import annotations
 
@@ -7,60 +7,213 @@ from decimal import Decimal
 
 import pytest
 
-from forecasting.models import ForecastPoint, ForecastRun
-from forecasting.services import forecast_run_create, forecast_run_execute
-from tests.factories import LedgerEntryFactory
+from forecasting import fitting
+from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastSeries
+from forecasting.selectors import forecast_compare, forecast_levels, forecast_monthly
+from forecasting.services import (
+    forecast_refresh_after_ingest,
+    forecast_run_create,
+    forecast_run_execute,
+    forecast_run_rerun,
+)
+from tests.factories import LedgerEntryFactory, TeamFactory, UploadFactory
 
 pytestmark = pytest.mark.django_db
 
+START = date(2026, 1, 1)
+# (team, model, token type, tokens on day 0, USD per token)
+LEAVES = [
+    ("search", "gpt-4o-mini", "input", 1_000_000, Decimal("0.00000015")),
+    ("search", "gpt-4o-mini", "output", 200_000, Decimal("0.0000006")),
+    ("support", "gpt-4o-mini", "input", 400_000, Decimal("0.00000015")),
+    ("support", "gpt-4.1", "input", 100_000, Decimal("0.000002")),
+]
 
-def make_history(organization, days: int, *, start: date = date(2026, 1, 1)) -> None:
-    for offset in range(days):
-        day = start + timedelta(days=offset)
-        quantity = 1_000_000 + 10_000 * offset + (0 if day.weekday() < 5 else -600_000)
-        LedgerEntryFactory(
-            organization=organization, date=day, quantity=quantity, cost=Decimal(quantity) * Decimal("0.000002")
-        )
+
+def make_history(organization, days: int, leaves=LEAVES) -> None:
+    upload = UploadFactory(organization=organization)
+    teams = {name: TeamFactory(organization=organization, name=name) for name in {leaf[0] for leaf in leaves}}
+    entries = []
+    for team, model, token_type, base, unit_cost in leaves:
+        for offset in range(days):
+            day = START + timedelta(days=offset)
+            quantity = base + base // 100 * offset - (base // 2 if day.weekday() >= 5 else 0)
+            entries.append(
+                LedgerEntryFactory.build(
+                    organization=organization,
+                    upload=upload,
+                    team=teams[team],
+                    date=day,
+                    model=model,
+                    model_raw=model,
+                    token_type=token_type,
+                    quantity=quantity,
+                    cost=Decimal(quantity) * unit_cost,
+                    cost_basis="billed",
+                )
+            )
+    type(entries[0]).objects.bulk_create(entries)
 
 
-def test_a_run_stores_daily_points_with_intervals_and_cost(organization) -> None:
-    make_history(organization, 120)
-    run = forecast_run_create(organization=organization, horizon_days=30)
+def run_forecast(django_capture_on_commit_callbacks, organization, **kwargs) -> ForecastRun:
+    with django_capture_on_commit_callbacks(execute=True):
+        run = forecast_run_create(organization=organization, **kwargs)
+    run.refresh_from_db()
+    return run
 
-    run = forecast_run_execute(run_id=run.pk)
+
+def test_a_run_forecasts_every_leaf_and_adds_them_up_to_every_level(
+    organization, django_capture_on_commit_callbacks
+) -> None:
+    make_history(organization, 42)
+
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=60)
+
+    assert run.status == ForecastRun.Status.SUCCEEDED, run.error
+    assert (run.series_total, run.series_done, run.series_failed) == (4, 4, 0)
+    assert run.history_start == START and run.history_end == START + timedelta(days=41)
+    series = ForecastSeries.objects.filter(run=run)
+    assert sorted(series.values_list("team", "model", "token_type")) == sorted(leaf[:3] for leaf in LEAVES)
+    assert all(item.model_name and item.model_reason for item in series)
+    levels = forecast_levels(run=run)
+    assert set(levels) == {"organization", "provider", "team", "model", "team_model"}
+    assert set(levels["team"]) == {"search", "support"}
+    assert set(levels["team_model"]) == {"search | gpt-4o-mini", "support | gpt-4o-mini", "support | gpt-4.1"}
+    # Bottom-up: every level's months add up to the organization's (each stored value is rounded once).
+    organization_months = levels["organization"][""]
+    assert [m["month"] for m in organization_months] == ["2026-02", "2026-03", "2026-04"]
+    for level in ("provider", "team", "model", "team_model"):
+        for index, month in enumerate(organization_months):
+            total = sum(months[index]["tokens"] for months in levels[level].values())
+            assert abs(total - month["tokens"]) <= len(levels[level]), (level, month["month"])
+    for month in organization_months:
+        for width in ("50", "80", "95"):
+            low, high = month["tokens_intervals"][width]
+            assert low <= month["tokens"] <= high
+        assert month["tokens_intervals"]["95"][0] <= month["tokens_intervals"]["50"][0]
+        assert month["tokens_intervals"]["95"][1] >= month["tokens_intervals"]["50"][1]
+        assert sum(month["tokens_by_type"].values()) == pytest.approx(month["tokens"], abs=3)
+    assert ForecastPoint.objects.filter(run=run).count() == 60
+
+
+def test_cost_is_tokens_times_the_price_paid_projected_under_the_scenario(
+    organization, django_capture_on_commit_callbacks
+) -> None:
+    leaf = [("search", "acme-private-model", "input", 1_000_000, Decimal("0.000002"))]
+    make_history(organization, 42, leaves=leaf)
+
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=31, policy="stay")
+
+    # No list price for this model: the price paid ($2 per million) is carried forward flat.
+    assert run.cost_per_million_tokens == Decimal("2.000000")
+    for month in forecast_monthly(run=run):
+        assert month["cost"] == (Decimal(month["tokens"]) * Decimal("0.000002")).quantize(Decimal("0.01"))
+        assert month["cost_lower"] <= month["cost"] <= month["cost_upper"]
+        assert month["unpriced_tokens"] == 0
+
+
+def test_unpriced_tokens_are_reported_not_costed(organization, django_capture_on_commit_callbacks) -> None:
+    make_history(organization, 20, leaves=[("search", "acme-private-model", "input", 5000, Decimal(0))])
+    from ingest.models import LedgerEntry
+
+    LedgerEntry.objects.filter(organization=organization).update(cost=None, cost_basis="unknown")
+
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=10)
+
+    month = forecast_monthly(run=run)[0]
+    assert month["cost"] is None
+    assert month["unpriced_tokens"] == month["tokens"] > 0
+
+
+def test_a_failing_series_is_reported_and_the_run_goes_on(
+    organization, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    make_history(organization, 30)
+    real_fit = fitting.fit_series
+
+    def fit_failing_on_output(history, **kwargs):
+        if history["y"].iloc[0] == 200_000:
+            raise RuntimeError("stan crashed")
+        return real_fit(history, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit_series", fit_failing_on_output)
+
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=14)
 
     assert run.status == ForecastRun.Status.SUCCEEDED
-    assert run.model_name == "prophet"
-    assert run.history_start == date(2026, 1, 1)
-    assert run.history_end == date(2026, 4, 30)
-    assert run.cost_per_million_tokens == Decimal("2.000000")
-    points = list(run.points.all())
-    assert [p.date for p in points] == [date(2026, 5, 1) + timedelta(days=i) for i in range(30)]
-    assert all(p.tokens_lower <= p.tokens <= p.tokens_upper for p in points)
-    assert all(p.cost == (Decimal(p.tokens) * Decimal("0.000002")).quantize(Decimal("0.01")) for p in points)
+    assert (run.series_done, run.series_failed) == (4, 1)
+    failed = ForecastSeries.objects.get(run=run, status="failed")
+    assert (failed.token_type, failed.error) == ("output", "RuntimeError: stan crashed")
+    assert "1 failed" in run.model_reason
 
 
-def test_short_history_uses_the_simple_model_and_says_why(organization) -> None:
-    make_history(organization, 20)
+def test_rerunning_a_run_replaces_its_results(organization, django_capture_on_commit_callbacks) -> None:
+    make_history(organization, 30)
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=14)
+    first_ids = set(ForecastMonth.objects.filter(run=run).values_list("id", flat=True))
+    first_tokens = list(ForecastMonth.objects.filter(run=run).order_by("id").values_list("level", "key", "tokens"))
 
-    run = forecast_run_execute(run_id=forecast_run_create(organization=organization, horizon_days=14).pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        forecast_run_rerun(run=run)
+    run.refresh_from_db()
 
-    assert run.model_name == "seasonal_naive"
-    assert "20" in run.model_reason
-    assert run.points.count() == 14
+    assert run.status == ForecastRun.Status.SUCCEEDED
+    assert not first_ids & set(ForecastMonth.objects.filter(run=run).values_list("id", flat=True))
+    assert list(ForecastMonth.objects.filter(run=run).order_by("id").values_list("level", "key", "tokens")) == (
+        first_tokens
+    )
+    assert ForecastSeries.objects.filter(run=run).count() == 4
 
 
-def test_an_empty_ledger_fails_the_run_with_a_reason(organization) -> None:
-    run = forecast_run_execute(run_id=forecast_run_create(organization=organization).pk)
+def test_a_what_if_reprices_the_baseline_and_compares_side_by_side(
+    organization, django_capture_on_commit_callbacks
+) -> None:
+    make_history(organization, 30)
+    baseline = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=31)
+
+    what_if = run_forecast(
+        django_capture_on_commit_callbacks, organization, baseline=baseline, what_if={"batch_share": 1.0}
+    )
+
+    assert what_if.status == ForecastRun.Status.SUCCEEDED, what_if.error
+    assert what_if.trigger == ForecastRun.Trigger.WHAT_IF
+    rows = forecast_compare(run=baseline, other=what_if)
+    assert rows and all(row["tokens_a"] == row["tokens_b"] for row in rows)
+    for row in rows:
+        # All batch: input and output at half price (a cent of rounding per month at most).
+        assert abs(row["cost_b"] - row["cost_a"] / 2) <= Decimal("0.01")
+
+
+def test_a_model_switch_what_if_books_the_tokens_under_the_target_model(
+    organization, django_capture_on_commit_callbacks
+) -> None:
+    make_history(organization, 30)
+    baseline = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=31)
+
+    what_if = run_forecast(
+        django_capture_on_commit_callbacks,
+        organization,
+        baseline=baseline,
+        what_if={"switch": {"from_model": "gpt-4.1", "to_model": "gpt-4o-mini"}},
+    )
+
+    levels = forecast_levels(run=what_if)
+    assert set(levels["model"]) == {"gpt-4o-mini"}
+    baseline_cost = forecast_monthly(run=baseline)[0]["cost"]
+    assert forecast_monthly(run=what_if)[0]["cost"] < baseline_cost
+
+
+def test_an_empty_ledger_fails_the_run_with_a_reason(organization, django_capture_on_commit_callbacks) -> None:
+    run = run_forecast(django_capture_on_commit_callbacks, organization)
 
     assert run.status == ForecastRun.Status.FAILED
-    assert run.error == "no usage in the ledger yet: upload an export first"
+    assert run.error == "no token usage in the ledger yet: upload an export first"
     assert ForecastPoint.objects.count() == 0
 
 
-def test_executing_a_finished_run_again_changes_nothing(organization) -> None:
+def test_executing_a_finished_run_again_changes_nothing(organization, django_capture_on_commit_callbacks) -> None:
     make_history(organization, 30)
-    run = forecast_run_execute(run_id=forecast_run_create(organization=organization, horizon_days=7).pk)
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=7)
     before = list(run.points.values_list("id", "tokens"))
 
     forecast_run_execute(run_id=run.pk)
@@ -68,23 +221,77 @@ def test_executing_a_finished_run_again_changes_nothing(organization) -> None:
     assert list(run.points.values_list("id", "tokens")) == before
 
 
-@pytest.mark.parametrize(("horizon", "interval"), [(0, 0.8), (731, 0.8), (30, 1.0)])
-def test_bad_parameters_are_refused(organization, horizon, interval) -> None:
-    with pytest.raises(ValueError):
-        forecast_run_create(organization=organization, horizon_days=horizon, interval_width=interval)
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"horizon_days": 0}, "horizon_days"),
+        ({"horizon_days": 731}, "horizon_days"),
+        ({"interval_width": 1.0}, "interval_width"),
+        ({"scenario": "rosy"}, "rosy"),
+        ({"policy": "hope"}, "hope"),
+        ({"what_if": {"batch_share": 0.5}}, "baseline"),
+    ],
+)
+def test_bad_parameters_are_refused(organization, kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        forecast_run_create(organization=organization, **kwargs)
 
 
-def test_latest_api_is_scoped_to_the_callers_organizations(
+def test_uploads_in_a_row_give_one_debounced_refresh(organization, settings, django_capture_on_commit_callbacks):
+    settings.FORECAST_REFRESH_DEBOUNCE_SECONDS = 3600
+    make_history(organization, 20)
+
+    first = forecast_refresh_after_ingest(organization_id=organization.pk)
+    first_due = first.not_before
+    second = forecast_refresh_after_ingest(organization_id=organization.pk)
+
+    assert second.pk == first.pk
+    assert second.not_before > first_due
+    # The task that wakes before the run is due leaves it queued.
+    assert forecast_run_execute(run_id=first.pk).status == ForecastRun.Status.QUEUED
+    assert ForecastRun.objects.filter(organization=organization).count() == 1
+
+
+def test_a_series_reuses_the_model_its_last_backtest_chose(
+    organization, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    make_history(organization, 30)
+    first = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=7)
+    ForecastSeries.objects.filter(run=first).update(backtest={"selected": "seasonal_naive"})
+    seen: list[str | None] = []
+    real_fit = fitting.fit_series
+
+    def recording_fit(history, **kwargs):
+        seen.append(kwargs.get("reuse_model"))
+        return real_fit(history, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit_series", recording_fit)
+    run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=7)
+
+    assert seen == ["seasonal_naive"] * 4
+
+
+def test_latest_api_is_scoped_and_shows_levels_series_and_comparison(
     organization, analyst, outsider, api_client_for, django_capture_on_commit_callbacks
 ) -> None:
     make_history(organization, 30)
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_client_for(analyst).post("/api/v1/forecasts/", {"organization": "acme", "horizon_days": 10})
+        response = api_client_for(analyst).post(
+            "/api/v1/forecasts/", {"organization": "acme", "horizon_days": 10, "scenario": "aggressive"}
+        )
     assert response.status_code == 202
+    run_id = response.json()["id"]
 
     mine = api_client_for(analyst).get("/api/v1/forecasts/latest/", {"organization": "acme"})
     theirs = api_client_for(outsider).get("/api/v1/forecasts/latest/", {"organization": "acme"})
+    series = api_client_for(analyst).get(f"/api/v1/forecasts/{run_id}/series/")
+    compare = api_client_for(analyst).get(f"/api/v1/forecasts/{run_id}/compare/", {"with": run_id})
 
     assert mine.status_code == 200
-    assert len(mine.json()["points"]) == 10
+    body = mine.json()
+    assert (body["id"], body["scenario"], len(body["points"])) == (run_id, "aggressive", 10)
+    assert set(body["levels"]) == {"provider", "team", "model", "team_model"}
     assert theirs.status_code == 404
+    assert series.status_code == 200 and len(series.json()) == 4
+    assert compare.status_code == 200
+    assert all(row["tokens_change"] == 0 for row in compare.json()["months"])

@@ -329,3 +329,24 @@ def test_reestimating_follows_a_corrected_price_and_leaves_billed_rows_alone(org
     assert billed_before == list(
         LedgerEntry.objects.filter(organization=organization, cost_basis="billed").values_list("id", "cost")
     )
+
+
+def test_a_price_import_reprices_rows_that_had_no_price(organization, django_capture_on_commit_callbacks) -> None:
+    from finops.services import prices_import
+
+    model = "acme-private-model-2"
+    upload = ingest_bytes(
+        organization, f"{HEADER}\n{usage_row('proj_a', model=model, input_tokens=2_000_000)}\n".encode()
+    )
+    assert set(LedgerEntry.objects.filter(upload=upload).values_list("cost_basis", flat=True)) == {"unknown"}
+
+    price_file = [
+        "provider,model,effective_date,input_per_mtok,output_per_mtok,cached_input_per_mtok,currency,source\n",
+        f"openai,{model},2024-12-01,0.25,1.00,,USD,contract 2024-12\n",
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        prices_import(lines=price_file, filename="prices.csv")
+
+    costs = dict(LedgerEntry.objects.filter(upload=upload).values_list("token_type", "cost"))
+    # 2,000,000 input x $0.25/M and 100 output x $1.00/M
+    assert costs == {"input": Decimal("0.5000000000"), "output": Decimal("0.0001000000")}

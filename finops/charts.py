@@ -1,0 +1,56 @@
+"""Server-side price-history chart (SVG via matplotlib): one step line per token type.
+
+Rendered on the server so the admin needs no JavaScript library and nothing from a CDN.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+
+COLORS = {"input": "#1d4ed8", "output": "#b91c1c", "cached_input": "#047857", "cache_write": "#a16207"}
+
+
+def price_history_chart_svg(*, series: Mapping[str, Sequence[tuple[date, Decimal]]], title: str, until: date) -> str:
+    """An SVG step chart of USD per million tokens: ``series`` maps a label (token type, with its cache TTL
+    if any) to its (effective date, price) steps; each line runs flat to ``until`` (marked: today in the
+    admin), or to its last step when that is later (a scheduled change)."""
+    import matplotlib
+    import matplotlib.dates as mdates
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(10, 3.6), dpi=100)
+    try:
+        for label, steps in series.items():
+            if not steps:
+                continue
+            days = [day for day, _ in steps]
+            prices = [float(price) for _, price in steps]
+            end = max(until, days[-1])
+            axes.step(
+                mdates.date2num([*days, end]),
+                [*prices, prices[-1]],
+                where="post",
+                linewidth=1.4,
+                color=COLORS.get(label.split(" ")[0]),
+                label=label,
+            )
+        axes.axvline(mdates.date2num(until), color="#6b7280", linewidth=0.8, linestyle="--", label=f"{until}")
+        axes.xaxis_date()
+        axes.set_title(title, fontsize=11)
+        axes.set_ylabel("USD per million tokens")
+        axes.set_ylim(bottom=0)
+        axes.grid(alpha=0.25)
+        axes.legend(loc="best", fontsize=9)
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg")
+    finally:
+        plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]

@@ -1,0 +1,253 @@
+"""Adds leaf forecasts up to every budgeting level, with intervals from sampled paths (pure: no Django).
+
+A run forecasts leaves (provider x team x model x token type, daily tokens). This module turns them into
+monthly tokens and cost at the levels people budget at: organization, provider, team, model and
+team x model. Reconciliation is **bottom-up**: every level's point forecast is the sum of its leaves'
+point forecasts, so teams and models add up to the organization total exactly.
+
+Intervals come from sampling, not from adding bounds:
+
+* Volume. Each leaf gets ``n_samples`` daily paths around its point forecast. In log1p space a path is
+  ``log1p(yhat) + s_t * e_t``, where ``s_t`` is the leaf's own band half-width over the normal quantile
+  of its interval (separately above and below the point, so skewed bands stay skewed) and ``e_t`` is a
+  stationary AR(1) series of standard normals with ``phi = PATH_AUTOCORRELATION``: a day above forecast
+  tends to be followed by another, so a month's interval is wider than if days were independent, and
+  narrower than adding daily bounds. Leaves are drawn independently of one another.
+* Price. Each leaf brings a price outlook: a point path and sampled paths of USD per token per day
+  (from the price projection under the run's scenario and migration policy). Cost of a path is the sum
+  over days of tokens x price of the same sample index, so volume and price uncertainty combine.
+
+Monthly intervals (50%, 80%, 95%) are the central quantiles of the summed paths of each level, widened
+if needed so they always contain the point forecast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = [
+    "INTERVAL_WIDTHS",
+    "LEVELS",
+    "PATH_AUTOCORRELATION",
+    "LeafForecast",
+    "LevelMonth",
+    "PriceOutlook",
+    "Rollup",
+    "level_keys",
+    "roll_up",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+INTERVAL_WIDTHS = (0.5, 0.8, 0.95)
+PATH_AUTOCORRELATION = 0.8
+LEVELS = ("organization", "provider", "team", "model", "team_model")
+KEY_SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class PriceOutlook:
+    """USD per token per future day: the point path and ``n_samples`` sampled paths (rows)."""
+
+    point: FloatArray
+    samples: FloatArray
+
+
+@dataclass(frozen=True)
+class LeafForecast:
+    """One leaf's daily forecast over the run's horizon, with its interval at ``interval_width``."""
+
+    provider: str
+    team: str
+    model: str
+    token_type: str
+    yhat: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    interval_width: float
+    price: PriceOutlook | None = None
+
+
+@dataclass
+class LevelMonth:
+    """A level's month: point tokens and cost, tokens per type, and the interval bounds per width."""
+
+    month: pd.Timestamp
+    days: int
+    tokens: float
+    tokens_by_type: dict[str, float]
+    tokens_intervals: dict[str, tuple[float, float]]
+    cost: float | None
+    cost_intervals: dict[str, tuple[float, float]]
+    unpriced_tokens: float
+
+
+@dataclass
+class Rollup:
+    """Monthly results per (level, key), and the organization's daily point and band for charts."""
+
+    months: dict[tuple[str, str], list[LevelMonth]] = field(default_factory=dict)
+    daily_dates: pd.DatetimeIndex | None = None
+    daily_tokens: FloatArray | None = None
+    daily_lower: FloatArray | None = None
+    daily_upper: FloatArray | None = None
+    daily_cost: FloatArray | None = None
+    daily_cost_lower: FloatArray | None = None
+    daily_cost_upper: FloatArray | None = None
+
+
+def level_keys(leaf: LeafForecast) -> list[tuple[str, str]]:
+    """The (level, key) pairs a leaf adds into."""
+    return [
+        ("organization", ""),
+        ("provider", leaf.provider),
+        ("team", leaf.team),
+        ("model", leaf.model),
+        ("team_model", f"{leaf.team}{KEY_SEPARATOR}{leaf.model}"),
+    ]
+
+
+def _ar1_normals(rng: np.random.Generator, n_samples: int, horizon: int, phi: float) -> FloatArray:
+    """Stationary AR(1) paths with standard-normal marginals, shape (n_samples, horizon)."""
+    shocks = rng.standard_normal((n_samples, horizon))
+    paths = np.empty_like(shocks)
+    paths[:, 0] = shocks[:, 0]
+    scale = np.sqrt(1.0 - phi * phi)
+    for day in range(1, horizon):
+        paths[:, day] = phi * paths[:, day - 1] + scale * shocks[:, day]
+    return paths
+
+
+def _volume_paths(leaf: LeafForecast, normals: FloatArray) -> FloatArray:
+    z = NormalDist().inv_cdf(0.5 + leaf.interval_width / 2)
+    centre = np.log1p(np.maximum(leaf.yhat, 0.0))
+    above = np.maximum(np.log1p(np.maximum(leaf.upper, 0.0)) - centre, 0.0) / z
+    below = np.maximum(centre - np.log1p(np.maximum(leaf.lower, 0.0)), 0.0) / z
+    spread = np.where(normals >= 0, above, below)
+    return np.maximum(np.expm1(centre + spread * normals), 0.0)
+
+
+class _Accumulator:
+    """Sums of one level: point per day, paths per month, cost per month, tokens by type."""
+
+    def __init__(self, n_samples: int, n_months: int) -> None:
+        self.tokens = np.zeros(n_months)
+        self.token_paths = np.zeros((n_samples, n_months))
+        self.cost = np.zeros(n_months)
+        self.cost_paths = np.zeros((n_samples, n_months))
+        self.priced_any = False
+        self.unpriced = np.zeros(n_months)
+        self.by_type: dict[str, FloatArray] = {}
+
+    def add(
+        self,
+        leaf: LeafForecast,
+        monthly_tokens: FloatArray,
+        monthly_token_paths: FloatArray,
+        monthly_cost: FloatArray | None,
+        monthly_cost_paths: FloatArray | None,
+    ) -> None:
+        self.tokens += monthly_tokens
+        self.token_paths += monthly_token_paths
+        self.by_type[leaf.token_type] = self.by_type.get(leaf.token_type, 0.0) + monthly_tokens
+        if monthly_cost is None or monthly_cost_paths is None:
+            self.unpriced += monthly_tokens
+        else:
+            self.priced_any = True
+            self.cost += monthly_cost
+            self.cost_paths += monthly_cost_paths
+
+
+def _central(paths: FloatArray, point: FloatArray, width: float) -> list[tuple[float, float]]:
+    lower = np.quantile(paths, (1 - width) / 2, axis=0)
+    upper = np.quantile(paths, 1 - (1 - width) / 2, axis=0)
+    return [(float(min(lo, p)), float(max(hi, p))) for lo, hi, p in zip(lower, upper, point, strict=True)]
+
+
+def roll_up(
+    leaves: Iterable[LeafForecast],
+    dates: pd.DatetimeIndex,
+    *,
+    n_samples: int = 300,
+    seed: int = 20240101,
+) -> Rollup:
+    """Add ``leaves`` (all over the same future ``dates``) up to every level, by month, with intervals."""
+    horizon = len(dates)
+    month_starts = dates.to_period("M").to_timestamp()
+    month_index, month_codes = np.unique(month_starts.asi8, return_inverse=True)
+    months = pd.DatetimeIndex(month_index)
+    days_per_month = np.bincount(month_codes, minlength=len(months))
+    n_months = len(months)
+    indicator = np.zeros((horizon, n_months))
+    indicator[np.arange(horizon), month_codes] = 1.0
+
+    rng = np.random.default_rng(seed)
+    levels: dict[tuple[str, str], _Accumulator] = {}
+    daily_point = np.zeros(horizon)
+    daily_paths = np.zeros((n_samples, horizon))
+    daily_cost = np.zeros(horizon)
+    daily_cost_paths = np.zeros((n_samples, horizon))
+    for leaf in leaves:
+        for name, values in (("yhat", leaf.yhat), ("lower", leaf.lower), ("upper", leaf.upper)):
+            if len(values) != horizon:
+                raise ValueError(f"leaf {leaf.model}/{leaf.token_type}: {name} has {len(values)} days, not {horizon}")
+        volume = _volume_paths(leaf, _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION))
+        monthly_tokens = leaf.yhat @ indicator
+        monthly_token_paths = volume @ indicator
+        daily_point += leaf.yhat
+        daily_paths += volume
+        monthly_cost = monthly_cost_paths = None
+        if leaf.price is not None:
+            if leaf.price.samples.shape[0] != n_samples:
+                raise ValueError(f"price outlook has {leaf.price.samples.shape[0]} samples, expected {n_samples}")
+            leaf_daily_cost = leaf.yhat * leaf.price.point
+            cost_paths = volume * leaf.price.samples
+            monthly_cost = leaf_daily_cost @ indicator
+            monthly_cost_paths = cost_paths @ indicator
+            daily_cost += leaf_daily_cost
+            daily_cost_paths += cost_paths
+        for level_key in level_keys(leaf):
+            accumulator = levels.get(level_key)
+            if accumulator is None:
+                accumulator = levels[level_key] = _Accumulator(n_samples, n_months)
+            accumulator.add(leaf, monthly_tokens, monthly_token_paths, monthly_cost, monthly_cost_paths)
+
+    rollup = Rollup()
+    for level_key, accumulator in levels.items():
+        token_bounds = {
+            f"{round(w * 100)}": _central(accumulator.token_paths, accumulator.tokens, w) for w in INTERVAL_WIDTHS
+        }
+        cost_bounds = (
+            {f"{round(w * 100)}": _central(accumulator.cost_paths, accumulator.cost, w) for w in INTERVAL_WIDTHS}
+            if accumulator.priced_any
+            else {}
+        )
+        rollup.months[level_key] = [
+            LevelMonth(
+                month=months[index],
+                days=int(days_per_month[index]),
+                tokens=float(accumulator.tokens[index]),
+                tokens_by_type={kind: float(values[index]) for kind, values in sorted(accumulator.by_type.items())},
+                tokens_intervals={width: bounds[index] for width, bounds in token_bounds.items()},
+                cost=float(accumulator.cost[index]) if accumulator.priced_any else None,
+                cost_intervals={width: bounds[index] for width, bounds in cost_bounds.items()},
+                unpriced_tokens=float(accumulator.unpriced[index]),
+            )
+            for index in range(n_months)
+        ]
+    if levels:
+        rollup.daily_dates = dates
+        rollup.daily_tokens = daily_point
+        width = 0.8
+        rollup.daily_lower = np.minimum(np.quantile(daily_paths, (1 - width) / 2, axis=0), daily_point)
+        rollup.daily_upper = np.maximum(np.quantile(daily_paths, 1 - (1 - width) / 2, axis=0), daily_point)
+        rollup.daily_cost = daily_cost
+        rollup.daily_cost_lower = np.minimum(np.quantile(daily_cost_paths, (1 - width) / 2, axis=0), daily_cost)
+        rollup.daily_cost_upper = np.maximum(np.quantile(daily_cost_paths, 1 - (1 - width) / 2, axis=0), daily_cost)
+    return rollup
