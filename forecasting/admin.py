@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
 from forecasting.charts import forecast_chart_svg
-from forecasting.models import ForecastRun, ForecastSeries
+from forecasting.models import ForecastRun, ForecastSeries, PriceScenario, PriceTrendFit
 from forecasting.selectors import forecast_history_window, forecast_levels, forecast_monthly
 from ingest.selectors import usage_daily_tokens
 
@@ -102,4 +102,49 @@ class ForecastSeriesAdmin(OrganizationScopedAdmin):
     readonly_fields = ["run", *ForecastSeries.PUBLIC_FIELDS]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(PriceScenario)
+class PriceScenarioAdmin(OrganizationScopedAdmin):
+    """An organization's own price scenarios; runs use them by name, like the built-in three."""
+
+    list_display = [
+        "name",
+        "organization",
+        "stay_annual_drift",
+        "follow_tier_annual_drift",
+        "mid_annual_factor",
+        "elasticity",
+    ]
+    list_filter = [OrganizationListFilter]
+
+
+@admin.register(PriceTrendFit)
+class PriceTrendFitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Decline rates fitted from the price history (``manage.py fit_price_trends``) next to the published ones."""
+
+    list_display = [
+        "bar_model",
+        "bar_score",
+        "tier",
+        "fitted",
+        "published_base_factor",
+        "n_points",
+        "window_start",
+        "window_end",
+        "cheapest_model_changes",
+        "shrinkage_applied",
+        "fitted_at",
+    ]
+    list_filter = ["tier", "score_name"]
+
+    @admin.display(description="fitted x/yr (90% CI)")
+    def fitted(self, fit: PriceTrendFit) -> str:
+        return f"{fit.annual_factor:.1f} ({fit.ci90_low:.1f}-{fit.ci90_high:.1f})"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -173,3 +173,60 @@ class ForecastMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level} {self.key} {self.month:%Y-%m}: {self.tokens}"
+
+
+class PriceScenario(models.Model):
+    """An organization's own price scenario, usable by name in forecast runs next to the built-in three.
+
+    Fields mirror ``forecasting.projection.Scenario``: drifts are annual fractions (-0.10 = prices fall 10% a
+    year); decline curves give the cheapest-at-bar lag in months and the annual factor (10 = ten times
+    cheaper a year) per tier; elasticity is the price elasticity of token demand (0 = none).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="price_scenarios")
+    name = models.SlugField(max_length=40, help_text="Used as the run's scenario; must differ from the built-ins.")
+    description = models.TextField(blank=True)
+    stay_annual_drift = models.FloatField(default=0.0)
+    follow_tier_annual_drift = models.FloatField(default=0.0)
+    commodity_lag_months = models.FloatField(default=0.0)
+    commodity_annual_factor = models.FloatField(default=10.0)
+    mid_lag_months = models.FloatField(default=1.5)
+    mid_annual_factor = models.FloatField(default=13.0)
+    frontier_lag_months = models.FloatField(default=6.0)
+    frontier_annual_factor = models.FloatField(default=10.0)
+    elasticity = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="uniq_scenario_name")]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.name}"
+
+
+class PriceTrendFit(models.Model):
+    """A decline rate fitted from the price history for one quality bar (``manage.py fit_price_trends``)."""
+
+    bar_model = models.CharField(max_length=120, help_text="The model whose quality score sets the bar.")
+    score_name = models.CharField(max_length=60)
+    score_as_of = models.DateField()
+    bar_score = models.FloatField()
+    tier = models.CharField(max_length=16)
+    annual_factor = models.FloatField(help_text="Fitted (and, for short windows, shrunk) price decline per year.")
+    ci90_low = models.FloatField()
+    ci90_high = models.FloatField()
+    ols_annual_factor = models.FloatField()
+    published_base_factor = models.FloatField(help_text="The base scenario's factor for this tier, for comparison.")
+    n_points = models.PositiveIntegerField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+    cheapest_model_changes = models.PositiveIntegerField()
+    shrinkage_applied = models.BooleanField()
+    cheapest_path = models.TextField(blank=True)
+    fitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-fitted_at", "bar_score"]
+
+    def __str__(self) -> str:
+        return f"{self.bar_model} bar: {self.annual_factor:.1f}x/yr"

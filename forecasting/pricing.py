@@ -14,6 +14,9 @@ For a leaf (provider, model, token type) the price path in USD per token is
 * ``multiplier(t)``: the price projection (``forecasting.projection``) under the run's migration policy
   and scenario; Monte Carlo paths over the conservative-aggressive range give the price uncertainty.
 
+Demand elasticity (a scenario parameter, 0 by default): where the scenario makes a model cheaper, its
+forecast tokens are multiplied by ``(price(t) / price(today)) ** -elasticity`` (constant-elasticity demand).
+
 What-if changes: ``batch_share`` moves that share of input and output tokens to the batch tier
 (``1 - 0.5 x share``); ``cached_input_share`` bills that share of uncached input at the model's cached-input
 list price (when the catalog has one); a model switch prices the source model's tokens as the target's.
@@ -31,6 +34,7 @@ import numpy as np
 from finops.models import CatalogModel, Organization
 from finops.selectors import PriceBook, price_book
 from forecasting import projection
+from forecasting.models import PriceScenario
 from forecasting.rollup import PriceOutlook
 from ingest.selectors import usage_cost_per_token, usage_unit_costs
 
@@ -42,9 +46,33 @@ COMMODITY_MONTHS = 18
 DEFAULT_TIER = "mid"
 
 
-def validate_scenario_and_policy(*, scenario: str, policy: str) -> None:
+def resolve_scenario(*, name: str, organization: Organization | None = None) -> projection.Scenario:
+    """A built-in scenario (conservative, base, aggressive) or one the organization defined in the admin."""
+    if name in projection.SCENARIOS:
+        return projection.SCENARIOS[name]
+    custom = PriceScenario.objects.filter(organization=organization, name=name).first() if organization else None
+    if custom is None:
+        own = (
+            list(PriceScenario.objects.filter(organization=organization).values_list("name", flat=True))
+            if organization
+            else []
+        )
+        choices = ", ".join([*projection.SCENARIOS, *own])
+        raise ValueError(f"unknown scenario {name!r}; expected one of {choices}")
+    return projection.Scenario(
+        name=custom.name,
+        stay_annual_drift=custom.stay_annual_drift,
+        follow_tier_annual_drift=custom.follow_tier_annual_drift,
+        commodity=projection.DeclineCurve(custom.commodity_lag_months, custom.commodity_annual_factor),
+        mid=projection.DeclineCurve(custom.mid_lag_months, custom.mid_annual_factor),
+        frontier=projection.DeclineCurve(custom.frontier_lag_months, custom.frontier_annual_factor),
+        elasticity=custom.elasticity,
+    )
+
+
+def validate_scenario_and_policy(*, scenario: str, policy: str, organization: Organization | None = None) -> None:
     """Raise ValueError for an unknown scenario or migration policy."""
-    projection.get_scenario(scenario)
+    resolve_scenario(name=scenario, organization=organization)
     if policy not in projection.POLICIES:
         raise ValueError(f"unknown migration policy {policy!r}; expected one of {', '.join(projection.POLICIES)}")
 
@@ -93,7 +121,7 @@ class LeafPricer:
         self._history_end = history_end
         self._start = start
         self._horizon = horizon_days
-        self._scenario = scenario
+        self._scenario = resolve_scenario(name=scenario, organization=organization)
         self._policy = policy
         self._what_if = what_if
         self._n_samples = n_samples
@@ -104,6 +132,7 @@ class LeafPricer:
         }
         self._releases_by_id = {model_id: released for (_, model_id), released in self._releases.items()}
         self._projections: dict[tuple[str, str], dict[str, _Projected] | None] = {}
+        self._volume: dict[tuple[str, str], np.ndarray] = {}
 
     def _list_price(self, provider: str, model: str, token_type: str, on: date) -> Decimal | None:
         return self._book.usd_per_million(provider=provider, model=model, token_type=token_type, on=on)
@@ -123,7 +152,14 @@ class LeafPricer:
                     series.append((day, price))
             steps[token_type] = series
         if "input" not in steps and "output" not in steps:
-            return None
+            # No list price: project what the organization pays (from the ledger) instead.
+            steps = {
+                token_type: [(self._start, (paid * MILLION).quantize(Decimal("0.000001")))]
+                for (paid_provider, paid_model, token_type), paid in self._paid.items()
+                if (paid_provider, paid_model) == (provider, model) and token_type in PROJECTED_TOKEN_TYPES and paid > 0
+            }
+            if "input" not in steps and "output" not in steps:
+                return None
         return projection.PriceSchedule.from_steps(steps)
 
     def _tier(self, provider: str, model: str) -> str:
@@ -160,8 +196,18 @@ class LeafPricer:
             for token_type, reference in projected.reference_prices.items():
                 relative = reference / reference[0]
                 result[token_type] = _Projected(point=relative * projected.multipliers, samples=relative * samples)
+            if self._scenario.elasticity:
+                self._volume[key] = projected.volume_multipliers()
         self._projections[key] = result
         return result
+
+    def volume_multipliers(self, *, provider: str, model: str) -> np.ndarray | None:
+        """Token volume multipliers from the scenario's demand elasticity (None when elasticity is 0 or the
+        model has no list price to project)."""
+        if not self._scenario.elasticity:
+            return None
+        self._relative_paths(provider, model)
+        return self._volume.get((provider, model))
 
     def _flat(self) -> _Projected:
         return _Projected(point=np.ones(self._horizon), samples=np.ones((self._n_samples, self._horizon)))

@@ -69,7 +69,7 @@ def forecast_run_create(
         raise ValueError(f"horizon_days must be between 1 and {MAX_HORIZON_DAYS}, got {horizon_days}")
     if not 0 < interval_width < 1:
         raise ValueError(f"interval_width must be between 0 and 1 (exclusive), got {interval_width}")
-    validate_scenario_and_policy(scenario=scenario, policy=policy)
+    validate_scenario_and_policy(scenario=scenario, policy=policy, organization=organization)
     what_if = dict(what_if or {})
     unknown = set(what_if) - WHAT_IF_KEYS
     if unknown:
@@ -341,20 +341,23 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
         what_if=run.what_if,
         n_samples=PATH_SAMPLES,
     )
-    leaves = [
-        LeafForecast(
-            provider=item.provider,
-            team=item.team,
-            model=item.model,
-            token_type=item.token_type,
-            yhat=np.asarray(item.forecast["yhat"], dtype=float),
-            lower=np.asarray(item.forecast["lower"], dtype=float),
-            upper=np.asarray(item.forecast["upper"], dtype=float),
-            interval_width=run.interval_width,
-            price=pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type),
+    leaves = []
+    for item in _switched(succeeded, run.what_if):
+        volume = pricer.volume_multipliers(provider=item.provider, model=item.model)
+        scale = volume if volume is not None else 1.0
+        leaves.append(
+            LeafForecast(
+                provider=item.provider,
+                team=item.team,
+                model=item.model,
+                token_type=item.token_type,
+                yhat=np.asarray(item.forecast["yhat"], dtype=float) * scale,
+                lower=np.asarray(item.forecast["lower"], dtype=float) * scale,
+                upper=np.asarray(item.forecast["upper"], dtype=float) * scale,
+                interval_width=run.interval_width,
+                price=pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type),
+            )
         )
-        for item in _switched(succeeded, run.what_if)
-    ]
     rollup = roll_up(leaves, dates, n_samples=PATH_SAMPLES)
     months = [
         ForecastMonth(

@@ -31,7 +31,9 @@ class ForecastInputSerializer(serializers.Serializer[None]):
     organization = serializers.SlugField(required=False)
     horizon_days = serializers.IntegerField(min_value=1, max_value=730, default=365)
     interval_width = serializers.FloatField(min_value=0.5, max_value=0.99, default=0.8)
-    scenario = serializers.ChoiceField(choices=["conservative", "base", "aggressive"], default="base")
+    scenario = serializers.CharField(
+        default="base", help_text="conservative, base, aggressive, or one of the organization's own scenarios"
+    )
     policy = serializers.ChoiceField(choices=["stay", "follow_tier", "cheapest_at_bar"], default="stay")
     baseline = serializers.IntegerField(required=False, help_text="For a what-if: the run to re-price.")
     what_if = serializers.JSONField(

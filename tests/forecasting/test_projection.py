@@ -826,10 +826,12 @@ def test_declining_projections_stay_between_the_floor_and_the_stay_price(
     # never above the stay price, token type by token type
     for token_type in ("input", "output"):
         assert np.all(projected.unit_prices(token_type) <= stay.unit_prices(token_type) * (1 + 1e-12))
-    # never below the blended floor ($0.02, or the SKU's own scheduled price when that is lower)
+    # never below the blended floor: $0.02, or today's price when the SKU is already below it (it is not
+    # projected further down), or the SKU's own scheduled price when that is lower still
     stay_blended = stay.blended_prices()
     blended = projected.blended_prices()
-    assert np.all(blended >= np.minimum(stay_blended, 0.02) * (1 - 1e-9))
+    floor = np.minimum(stay_blended, min(0.02, stay_blended[0]))
+    assert np.all(blended >= floor * (1 - 1e-9))
     # and within the first 24 months never more than 100x below today's price (unless the SKU itself is)
     assert np.all(blended >= np.minimum(stay_blended, stay_blended[0] / 100) * (1 - 1e-9))
 
