@@ -31,7 +31,6 @@ import os
 import pstats
 import random
 import resource
-import secrets
 import shutil
 import signal
 import subprocess
@@ -52,6 +51,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HE
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks._harness import attach_database, start_database, stop_database  # noqa: E402
 from ingest.demo_data import HEADER  # noqa: E402  (pure Python, no Django: safe before setup)
 
 DEFAULT_ROWS = 1_000_000
@@ -60,7 +60,6 @@ WARMUP_ROWS = 10_000
 COPY_CHUNK_BYTES = 1024 * 1024
 SEED = 7
 FIRST_DAY = date(2025, 6, 1)
-DATABASE_NAME = "tokencast"
 COPY_TABLE = "bench_openai_usage"
 # Set by the parent for its --measure-memory-only subprocesses: reuse its server and database.
 REUSE_DATABASE_ENV = "TOKENCAST_BENCH_DATABASE_URL"
@@ -207,88 +206,8 @@ def write_usage_export(directory: Path, rows: int, seed: int = SEED) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Environment: PostgreSQL, settings, Django
+# The organization (PostgreSQL, the settings and Django: benchmarks._harness)
 # ---------------------------------------------------------------------------------------------
-
-
-def _set_environment(workdir: Path, database_url: str) -> None:
-    """Point the settings at the benchmark's server and temporary directories (before Django is imported)."""
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["MEDIA_ROOT"] = str(workdir / "media")
-    os.environ["TOKENCAST_VAR_DIR"] = str(workdir / "var")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "finops.settings.base"
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
-    os.environ.pop("CELERY_BROKER_URL", None)  # eager, in process: no broker
-    # Like a production worker: DEBUG off (no query log), with a throwaway key.
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-
-
-def _server_url(database_url: str, database: str) -> str:
-    return database_url.rsplit("/", 1)[0] + f"/{database}"
-
-
-def start_database(workdir: Path) -> str:
-    """Start PostgreSQL, create the database, set up Django and migrate; return the database URL."""
-    import psycopg
-
-    from tests import harness
-
-    database_url = harness.start_postgres(workdir)
-    with psycopg.connect(_server_url(database_url, "postgres"), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    _set_environment(workdir, database_url)
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
-    return database_url
-
-
-def attach_database(workdir: Path, database_url: str) -> None:
-    """Use an already migrated database (the parent's): just set up Django."""
-    _set_environment(workdir, database_url)
-    import django
-
-    django.setup()
-
-
-def stop_database(workdir: Path) -> None:
-    """Close Django's connections, stop the cluster the harness started in ``workdir``, and make sure
-    its postmaster is gone (SIGQUIT, then SIGKILL, by its pid) before the directory is removed."""
-    from tests import harness
-
-    if "django" in sys.modules:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception as error:  # an interrupted COPY or transaction: the server stop ends it anyway
-            print(f"closing the database connections failed: {error}", file=sys.stderr)
-    pid_file = workdir / "pgdata" / "postmaster.pid"
-    try:
-        postmaster = int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        postmaster = None
-    harness._stop_everything()
-    if postmaster is None:
-        return
-    for stop_signal in (None, signal.SIGQUIT, signal.SIGKILL):
-        if stop_signal is not None:
-            try:
-                os.kill(postmaster, stop_signal)
-            except ProcessLookupError:
-                return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(postmaster, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-    print(f"PostgreSQL (pid {postmaster}) did not stop; its data is in {workdir}", file=sys.stderr)
 
 
 def create_organization(slug: str) -> Any:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasting.engine import forecast_daily
+from forecasting.backtest import select_model
+from forecasting.engine import SeriesForecast, forecast_daily
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,81 @@ def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(value), 3) for value in values]
 
 
+SELECTION_CANDIDATES = ("blend", "prophet", "weekly_profile", "seasonal_naive")
+"""Models a series' backtest chooses among. AutoETS (``ets``) is left out of the service's selection: it
+costs about 3x a blend fit per origin and won on none of the real series of ``benchmarks/accuracy.py``."""
+
+
+def _metrics_dict(metrics: Any) -> dict[str, Any]:
+    return {
+        "mase": metrics.mase,
+        "smape": metrics.smape,
+        "mape": metrics.mape,
+        "coverage": metrics.coverage,
+        "origins": metrics.origins,
+        "days": metrics.days,
+    }
+
+
+def choose_and_forecast(
+    history: pd.DataFrame,
+    *,
+    horizon_days: int,
+    interval_width: float,
+    reuse_model: str | None = None,
+    previous_backtest: dict[str, Any] | None = None,
+) -> tuple[SeriesForecast, dict[str, Any]]:
+    """The service's path for one series: choose the model by backtest (or reuse a recent choice), forecast.
+
+    With ``reuse_model`` (the choice of a recent backtest of the same series) the backtest is skipped
+    and its stored metrics (``previous_backtest``) are carried over, marked ``reused``: a nightly refresh
+    costs one fit per series, not a model selection. ``manage.py forecast_csv`` calls this too.
+    """
+    if reuse_model:
+        backtest = {**(previous_backtest or {}), "selected": reuse_model, "reused": True}
+        model_name = reuse_model
+    else:
+        selection = select_model(history, SELECTION_CANDIDATES, interval_width=interval_width)
+        model_name = selection.model_name
+        metrics = {
+            name: {str(horizon): _metrics_dict(value) for horizon, value in by_horizon.items()}
+            for name, by_horizon in selection.metrics.items()
+        }
+        backtest = {
+            "selected": model_name,
+            "reason": selection.reason,
+            "horizon_days": selection.horizon_days,
+            "seconds": round(selection.seconds, 3),
+            "failures": selection.failures,
+            "metrics": metrics,
+            "selected_metrics": metrics.get(model_name, {}),
+            "reused": False,
+        }
+    result = forecast_daily(history, horizon_days=horizon_days, interval_width=interval_width, model=model_name)
+    return result, backtest
+
+
 def fit_series(
-    history: pd.DataFrame, *, horizon_days: int, interval_width: float, reuse_model: str | None = None
+    history: pd.DataFrame,
+    *,
+    horizon_days: int,
+    interval_width: float,
+    reuse_model: str | None = None,
+    previous_backtest: dict[str, Any] | None = None,
 ) -> FittedSeries:
-    """Forecast ``history`` over ``horizon_days``; the backtest chooses the model unless ``reuse_model`` is set."""
-    result = forecast_daily(history, horizon_days=horizon_days, interval_width=interval_width)
+    """``choose_and_forecast`` with the result in the shape a ForecastSeries stores."""
+    result, backtest = choose_and_forecast(
+        history,
+        horizon_days=horizon_days,
+        interval_width=interval_width,
+        reuse_model=reuse_model,
+        previous_backtest=previous_backtest,
+    )
     frame = result.frame
     return FittedSeries(
         model_name=result.model_name,
         reason=result.reason,
-        backtest={},
+        backtest=backtest,
         forecast={
             "yhat": _rounded(frame["yhat"].to_numpy()),
             "lower": _rounded(frame["yhat_lower"].to_numpy()),

@@ -7,12 +7,14 @@ point forecasts, so teams and models add up to the organization total exactly.
 
 Intervals come from sampling, not from adding bounds:
 
-* Volume. Each leaf gets ``n_samples`` daily paths around its point forecast. In log1p space a path is
-  ``log1p(yhat) + s_t * e_t``, where ``s_t`` is the leaf's own band half-width over the normal quantile
-  of its interval (separately above and below the point, so skewed bands stay skewed) and ``e_t`` is a
-  stationary AR(1) series of standard normals with ``phi = PATH_AUTOCORRELATION``: a day above forecast
-  tends to be followed by another, so a month's interval is wider than if days were independent, and
-  narrower than adding daily bounds. Leaves are drawn independently of one another.
+* Volume. Each leaf gets ``n_samples`` daily paths around its point forecast: ``yhat_t + s_t * e_t``, where
+  ``s_t`` is the leaf's own band half-width over the normal quantile of its interval (separately above and
+  below the point, so skewed bands stay skewed), clipped at 0, and ``e_t`` is a stationary AR(1) series of
+  standard normals with ``phi = PATH_AUTOCORRELATION``: a day above forecast tends to be followed by
+  another, so a month's interval is wider than if days were independent, and narrower than adding daily
+  bounds. Leaves are drawn independently of one another. Paths are drawn in token space, not log space:
+  a leaf whose band is many times its point (a retired model: point 0, band up to last year's volume)
+  would otherwise draw astronomically large days from the log-normal tail.
 * Price. Each leaf brings a price outlook: a point path and sampled paths of USD per token per day
   (from the price projection under the run's scenario and migration policy). Cost of a path is the sum
   over days of tokens x price of the same sample index, so volume and price uncertainty combine.
@@ -126,11 +128,11 @@ def _ar1_normals(rng: np.random.Generator, n_samples: int, horizon: int, phi: fl
 
 def _volume_paths(leaf: LeafForecast, normals: FloatArray) -> FloatArray:
     z = NormalDist().inv_cdf(0.5 + leaf.interval_width / 2)
-    centre = np.log1p(np.maximum(leaf.yhat, 0.0))
-    above = np.maximum(np.log1p(np.maximum(leaf.upper, 0.0)) - centre, 0.0) / z
-    below = np.maximum(centre - np.log1p(np.maximum(leaf.lower, 0.0)), 0.0) / z
+    centre = np.maximum(leaf.yhat, 0.0)
+    above = np.maximum(leaf.upper - centre, 0.0) / z
+    below = np.maximum(centre - leaf.lower, 0.0) / z
     spread = np.where(normals >= 0, above, below)
-    return np.maximum(np.expm1(centre + spread * normals), 0.0)
+    return np.maximum(centre + spread * normals, 0.0)
 
 
 class _Accumulator:

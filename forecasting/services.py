@@ -45,7 +45,8 @@ CENT = Decimal("0.01")
 CHUNK_SIZE = 8
 MAX_HORIZON_DAYS = 730
 MODEL_CHOICE_MAX_AGE = timedelta(days=35)
-"""A series reuses the model its latest backtest chose if that run finished less than this long ago."""
+"""A series reuses the model its latest backtest chose while that backtest is younger than this; then the
+next run backtests the candidates again (so the nightly refresh re-selects models about monthly)."""
 PATH_SAMPLES = 300
 WHAT_IF_KEYS = frozenset({"switch", "cached_input_share", "batch_share"})
 
@@ -247,29 +248,35 @@ def _plan_what_if(run: ForecastRun) -> ForecastRun:
     return forecast_run_finalize(run_id=run.pk)
 
 
-def _previous_choice(series: ForecastSeries, organization_id: int) -> str | None:
-    """The model the latest recent backtest of the same series chose, if any."""
-    previous = (
-        ForecastSeries.objects.filter(
-            run__organization_id=organization_id,
-            run__status=ForecastRun.Status.SUCCEEDED,
-            run__finished_at__gte=timezone.now() - MODEL_CHOICE_MAX_AGE,
-            provider=series.provider,
-            team=series.team,
-            model=series.model,
-            token_type=series.token_type,
-            status=ForecastSeries.Status.SUCCEEDED,
+def _previous_backtests(
+    run: ForecastRun, series: list[ForecastSeries]
+) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """The latest recent backtest of each series' key (one query per chunk), for reusing its model choice."""
+    keys = {(item.provider, item.team, item.model, item.token_type) for item in series}
+    previous_run = (
+        ForecastRun.objects.filter(
+            organization_id=run.organization_id,
+            status=ForecastRun.Status.SUCCEEDED,
+            baseline=None,
+            finished_at__gte=timezone.now() - MODEL_CHOICE_MAX_AGE,
         )
-        .exclude(run_id=series.run_id)
-        .exclude(backtest={})
-        .order_by("-run__finished_at")
-        .values_list("backtest", flat=True)
+        .exclude(pk=run.pk)
+        .order_by("-finished_at", "-id")
         .first()
     )
-    if not previous:
-        return None
-    choice = previous.get("selected")
-    return str(choice) if choice else None
+    if previous_run is None:
+        return {}
+    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    oldest = timezone.now().date() - MODEL_CHOICE_MAX_AGE
+    rows = ForecastSeries.objects.filter(
+        run=previous_run, status=ForecastSeries.Status.SUCCEEDED, model__in={key[2] for key in keys}
+    ).values_list("provider", "team", "model", "token_type", "backtest")
+    for provider, team, model, token_type, backtest in rows:
+        key = (provider, team, model, token_type)
+        selected_on = backtest.get("selected_on") if backtest else None
+        if key in keys and backtest.get("selected") and selected_on and date.fromisoformat(selected_on) >= oldest:
+            found[key] = backtest
+    return found
 
 
 def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
@@ -279,7 +286,12 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
     run = ForecastRun.objects.get(pk=run_id)
     failed = 0
     done = 0
-    for series in ForecastSeries.objects.filter(run_id=run_id, pk__in=series_ids, status=ForecastSeries.Status.PENDING):
+    pending = list(
+        ForecastSeries.objects.filter(run_id=run_id, pk__in=series_ids, status=ForecastSeries.Status.PENDING)
+    )
+    previous = _previous_backtests(run, pending)
+    for series in pending:
+        earlier = previous.get((series.provider, series.team, series.model, series.token_type))
         history = pd.DataFrame(
             {
                 "ds": pd.date_range(series.history["start"], periods=len(series.history["values"]), freq="D"),
@@ -291,7 +303,8 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
                 history,
                 horizon_days=run.horizon_days,
                 interval_width=run.interval_width,
-                reuse_model=_previous_choice(series, run.organization_id),
+                reuse_model=earlier["selected"] if earlier else None,
+                previous_backtest=earlier,
             )
         except Exception as error:  # one bad series must not fail the run
             logger.warning("forecast series %s failed", series, exc_info=True)
@@ -304,6 +317,8 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
             series.model_name = fitted.model_name
             series.model_reason = fitted.reason
             series.backtest = fitted.backtest
+            if not fitted.backtest.get("reused"):
+                series.backtest["selected_on"] = timezone.now().date().isoformat()
             series.forecast = fitted.forecast
             series.save(update_fields=["status", "model_name", "model_reason", "backtest", "forecast"])
         done += 1
@@ -440,7 +455,14 @@ def _served_summary(series: list[ForecastSeries]) -> str:
     counts: dict[str, int] = {}
     for item in series:
         counts[item.model_name] = counts.get(item.model_name, 0) + 1
-    return ", ".join(f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))[:40]
+    parts = [f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    summary = ""
+    for part in parts:  # whole entries only: the field holds 40 characters
+        candidate = f"{summary}, {part}" if summary else part
+        if len(candidate) > 40:
+            break
+        summary = candidate
+    return summary
 
 
 def _backtest_summary(series: list[ForecastSeries]) -> dict[str, Any]:

@@ -14,30 +14,40 @@ from forecasting import engine
 from forecasting.engine import SeriesForecast, forecast_daily
 
 Z80 = NormalDist().inv_cdf(0.9)  # two-sided 80% interval
+WEEKDAY_PATTERN = np.array([0.25, 0.3, 0.3, 0.25, 0.1, -0.6, -0.6])
 
 
 def daily_history(values: Sequence[object] | np.ndarray, start: str = "2024-01-01") -> pd.DataFrame:
     return pd.DataFrame({"ds": pd.date_range(start, periods=len(values), freq="D"), "y": values})
 
 
-def weekly_process(days: int, *, seed: int) -> np.ndarray:
-    """Usage with slow compounding growth, a weekday/weekend pattern and multiplicative (log-normal) noise."""
+def weekly_process(days: int, *, seed: int, growth: float = 0.001, noise: float = 0.15) -> np.ndarray:
+    """Usage with compounding growth, a weekday/weekend pattern and multiplicative (log-normal) noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(days)
-    weekly = np.array([0.25, 0.3, 0.3, 0.25, 0.1, -0.6, -0.6])
-    return np.exp(np.log(500.0) + 0.001 * t + weekly[t % 7] + rng.normal(0.0, 0.15, days))
+    return np.exp(np.log(500.0) + growth * t + WEEKDAY_PATTERN[t % 7] + rng.normal(0.0, noise, days))
+
+
+def day_after(days: int, start: str = "2024-01-01") -> str:
+    return str((pd.Timestamp(start) + pd.Timedelta(days=days)).date())
 
 
 def assert_well_formed(result: SeriesForecast, *, horizon: int, first_day: str) -> None:
     frame = result.frame
-    assert list(frame.columns) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
+    assert list(frame.columns[:4]) == ["ds", "yhat", "yhat_lower", "yhat_upper"]
     assert frame["ds"].dtype == np.dtype("datetime64[ns]")
     assert list(frame["ds"]) == list(pd.date_range(first_day, periods=horizon, freq="D"))
-    values = frame[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()
+    values = frame.drop(columns="ds").to_numpy()
     assert np.isfinite(values).all()
     assert (values >= 0).all()
-    assert (frame["yhat_lower"] <= frame["yhat"]).all()
-    assert (frame["yhat"] <= frame["yhat_upper"]).all()
+    lowers = [column for column in frame.columns if column.startswith("yhat_lower")]
+    for lower in lowers:
+        upper = lower.replace("lower", "upper")
+        assert (frame[lower] <= frame["yhat"]).all()
+        assert (frame["yhat"] <= frame[upper]).all()
+
+
+# --------------------------------------------------------------------------- short, sparse and degenerate histories
 
 
 def test_seasonal_naive_repeats_last_week_with_residual_interval() -> None:
@@ -67,12 +77,12 @@ def test_sparse_long_history_uses_seasonal_naive() -> None:
 
 
 def test_all_zero_history_forecasts_zero_with_zero_width() -> None:
-    result = forecast_daily(daily_history([0.0] * 30), horizon_days=5)
+    result = forecast_daily(daily_history([0.0] * 30), horizon_days=5, interval_widths=(0.5, 0.95))
 
     assert result.model_name == "zero"
     assert result.reason == "history of 30 days is all zero: forecasting zero"
     assert_well_formed(result, horizon=5, first_day="2024-01-31")
-    assert (result.frame[["yhat", "yhat_lower", "yhat_upper"]].to_numpy() == 0.0).all()
+    assert (result.frame.drop(columns="ds").to_numpy() == 0.0).all()
 
 
 def test_one_day_of_history_forecasts_its_mean() -> None:
@@ -125,64 +135,196 @@ def test_negative_values_are_clipped_and_reported() -> None:
     assert_well_formed(result, horizon=8, first_day="2024-01-09")
 
 
+def test_requested_model_on_a_short_history_gets_the_simple_model_and_says_why() -> None:
+    result = forecast_daily(daily_history(weekly_process(20, seed=1)), horizon_days=7, model="prophet")
+
+    assert result.model_name == "seasonal_naive"
+    assert result.reason == (
+        "history of 20 days is under 56 days: seasonal naive (last 7 days repeated) "
+        "(requested prophet needs more history)"
+    )
+
+
+# --------------------------------------------------------------------------- bad input on long histories
+
+
 @pytest.mark.parametrize("days", [20, 200])
 def test_huge_outlier_gives_finite_output(days: int) -> None:
     values = weekly_process(days, seed=3)
     values[days // 2] = 1e15
 
-    result = forecast_daily(daily_history(values), horizon_days=30)
+    result = forecast_daily(daily_history(values), horizon_days=30, interval_widths=(0.95,))
 
-    assert_well_formed(result, horizon=30, first_day=str((pd.Timestamp("2024-01-01") + pd.Timedelta(days=days)).date()))
-    assert result.frame["yhat_upper"].max() <= engine.MAX_GROWTH_FACTOR * 1e15
-
-
-def test_prophet_interval_covers_held_out_days_from_the_same_process() -> None:
-    # Five independent 200-day histories, each followed by 60 held-out days: 300 days pooled, so one unlucky
-    # trend extrapolation cannot decide the outcome. Prophet is seeded, so the result is deterministic.
-    covered: list[bool] = []
-    for seed in range(5):
-        values = weekly_process(260, seed=seed)
-        history, held_out = values[:200], values[200:]
-
-        result = forecast_daily(daily_history(history), horizon_days=60, interval_width=0.8)
-
-        assert result.model_name == "prophet"
-        assert result.history_days == 200
-        assert result.reason == (
-            "history of 200 days with 200 non-zero days: prophet (compounding growth on log1p, weekly seasonality)"
-        )
-        assert_well_formed(result, horizon=60, first_day="2024-07-19")
-        frame = result.frame
-        covered.extend((frame["yhat_lower"] <= held_out) & (held_out <= frame["yhat_upper"]))
-        # The weekly pattern is learned: forecast weekends sit well below forecast weekdays.
-        weekend = frame["ds"].dt.dayofweek >= 5
-        assert frame.loc[weekend, "yhat"].mean() < 0.7 * frame.loc[~weekend, "yhat"].mean()
-
-    assert 0.60 <= np.mean(covered) <= 0.95
+    assert_well_formed(result, horizon=30, first_day=day_after(days))
+    assert result.frame["yhat_upper_95"].max() <= engine.MAX_GROWTH_FACTOR * 1e15
 
 
-def test_prophet_is_reproducible() -> None:
+def test_a_spike_in_the_last_weeks_does_not_move_the_weekly_profile() -> None:
+    values = np.exp(np.log(500.0) + WEEKDAY_PATTERN[np.arange(70) % 7])
+    values[-10] = 1e12  # one absurd day inside the 8-week window
+
+    result = forecast_daily(daily_history(values), horizon_days=7, model="weekly_profile")
+
+    # The trimmed mean drops each weekday's highest and lowest week: the pattern comes back exactly.
+    assert list(result.frame["yhat"]) == pytest.approx(list(values[-7:]))
+
+
+@pytest.mark.parametrize("model", [None, "prophet", "weekly_profile", "seasonal_naive"])
+def test_zeros_gaps_negatives_and_outliers_together_never_give_nan(model: str | None) -> None:
+    values = weekly_process(120, seed=4)
+    values[30:40] = 0.0  # an outage
+    values[50] = -1e6  # a refund booked as negative usage
+    values[80] = 1e13  # a runaway job
+    history = daily_history(values).drop(index=[60, 61, 62])  # three days missing
+
+    result = forecast_daily(history, horizon_days=60, model=model, interval_widths=(0.5, 0.95))
+
+    assert_well_formed(result, horizon=60, first_day=day_after(120))
+    assert "3 missing day(s) filled with 0" in result.reason
+    assert "1 negative day(s) clipped to 0 (first on 2024-02-20)" in result.reason
+
+
+# --------------------------------------------------------------------------- fitted models
+
+
+def test_default_model_is_the_blend_and_learns_the_weekly_pattern() -> None:
+    values = weekly_process(200, seed=0)
+
+    result = forecast_daily(daily_history(values), horizon_days=60)
+
+    assert result.model_name == "blend"
+    assert result.history_days == 200
+    assert result.reason == (
+        "history of 200 days with 200 non-zero days: blend of prophet (log1p, damped trend, weekly seasonality) "
+        "and the 8-week weekday profile"
+    )
+    assert_well_formed(result, horizon=60, first_day="2024-07-19")
+    frame = result.frame
+    weekend = frame["ds"].dt.dayofweek >= 5
+    assert frame.loc[weekend, "yhat"].mean() < 0.7 * frame.loc[~weekend, "yhat"].mean()
+
+
+def test_weekly_profile_of_a_noise_free_pattern_is_the_pattern_with_a_zero_width_band() -> None:
+    values = np.exp(np.log(500.0) + WEEKDAY_PATTERN[np.arange(70) % 7])
+
+    result = forecast_daily(daily_history(values), horizon_days=10, model="weekly_profile")
+
+    assert result.reason == (
+        "history of 70 days with 70 non-zero days: weekly profile (each weekday's geometric mean over the last "
+        "8 weeks) (requested)"
+    )
+    assert list(result.frame["yhat"]) == pytest.approx(list(values[-7:]) + list(values[-7:-4]))
+    assert list(result.frame["yhat_lower"]) == pytest.approx(list(result.frame["yhat"]))
+    assert list(result.frame["yhat_upper"]) == pytest.approx(list(result.frame["yhat"]))
+
+
+def test_seasonal_naive_can_be_requested_for_a_long_history() -> None:
+    values = weekly_process(90, seed=6)
+
+    result = forecast_daily(daily_history(values), horizon_days=9, model="seasonal_naive")
+
+    assert result.model_name == "seasonal_naive"
+    assert list(result.frame["yhat"]) == pytest.approx(list(values[-7:]) + list(values[-7:-5]))
+
+
+def test_prophet_follows_compounding_growth_and_the_blend_damps_it() -> None:
+    values = weekly_process(300, seed=2, growth=0.01, noise=0.05)  # +1% a day
+    last_weeks_mean = values[-28:].mean()
+
+    prophet = forecast_daily(daily_history(values), horizon_days=90, model="prophet").frame["yhat"]
+    blend = forecast_daily(daily_history(values), horizon_days=90).frame["yhat"]
+
+    # Ninety more days of +1% a day is about 2.5x; the damped blend stops growing after a couple of weeks.
+    assert prophet[-28:].mean() > 2.0 * last_weeks_mean
+    assert blend[-28:].mean() < 1.3 * last_weeks_mean
+    assert prophet[-28:].mean() > blend[-28:].mean()
+
+
+def test_damped_trend_adds_a_geometric_series_of_the_slope() -> None:
+    trend = np.array([10.0, 12.0, 14.0, 16.0])  # slope 2 a day
+
+    damped = engine._damped_trend(trend, 0.5)
+
+    assert list(damped) == pytest.approx([10.0 + 2 * 0.5, 10.0 + 2 * 0.75, 10.0 + 2 * 0.875])
+
+
+def test_forecasts_are_reproducible() -> None:
     history = daily_history(weekly_process(80, seed=11))
 
-    first = forecast_daily(history, horizon_days=14)
-    second = forecast_daily(history, horizon_days=14)
+    first = forecast_daily(history, horizon_days=14, interval_widths=(0.95,))
+    second = forecast_daily(history, horizon_days=14, interval_widths=(0.95,))
 
-    assert first.model_name == "prophet"
     pd.testing.assert_frame_equal(first.frame, second.frame)
 
 
-def test_prophet_failure_falls_back_to_seasonal_naive(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_failure_falls_back_to_the_weekly_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_prophet(*args: object, **kwargs: object) -> None:
         raise RuntimeError("stan optimisation failed")
 
-    monkeypatch.setattr(engine, "_prophet_forecast", broken_prophet)
-    values = weekly_process(70, seed=5)
+    monkeypatch.setattr(engine, "_prophet_log_components", broken_prophet)
+    values = np.exp(np.log(500.0) + WEEKDAY_PATTERN[np.arange(70) % 7])
 
     result = forecast_daily(daily_history(values), horizon_days=10)
 
-    assert result.model_name == "seasonal_naive"
-    assert result.reason.startswith("prophet failed (RuntimeError): seasonal naive")
+    assert result.model_name == "weekly_profile"
+    assert result.reason.startswith("blend failed (RuntimeError): history of 70 days with 70 non-zero days: weekly")
     assert list(result.frame["yhat"]) == pytest.approx(list(values[-7:]) + list(values[-7:-4]))
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_extra_interval_widths_add_nested_bands() -> None:
+    result = forecast_daily(daily_history(weekly_process(150, seed=8)), horizon_days=30, interval_widths=(0.5, 0.95))
+
+    frame = result.frame
+    assert list(frame.columns) == [
+        "ds",
+        "yhat",
+        "yhat_lower",
+        "yhat_upper",
+        "yhat_lower_50",
+        "yhat_upper_50",
+        "yhat_lower_95",
+        "yhat_upper_95",
+    ]
+    assert_well_formed(result, horizon=30, first_day=day_after(150))
+    assert (frame["yhat_lower_95"] < frame["yhat_lower"]).all()
+    assert (frame["yhat_lower"] < frame["yhat_lower_50"]).all()
+    assert (frame["yhat_upper_50"] < frame["yhat_upper"]).all()
+    assert (frame["yhat_upper"] < frame["yhat_upper_95"]).all()
+
+
+def test_band_column_names() -> None:
+    assert engine.band_column_names(0.95) == ("yhat_lower_95", "yhat_upper_95")
+    assert engine.band_column_names(0.975) == ("yhat_lower_97_5", "yhat_upper_97_5")
+
+
+def test_interval_widens_with_the_horizon() -> None:
+    result = forecast_daily(daily_history(weekly_process(400, seed=9)), horizon_days=365)
+
+    log_width = np.log1p(result.frame["yhat_upper"]) - np.log1p(result.frame["yhat_lower"])
+    assert log_width.iloc[-30:].mean() > log_width.iloc[:30].mean()
+    assert (np.diff(log_width.to_numpy()) >= -1e-9).all()  # a band never narrows further out
+
+
+@pytest.mark.parametrize("model", ["blend", "weekly_profile", "seasonal_naive"])
+def test_interval_coverage_on_known_noise_is_close_to_nominal(model: str) -> None:
+    # Stationary weekly usage with log-normal noise of known spread: 8 independent histories of 200 days, each
+    # followed by 60 held-out days from the same process, 480 days pooled. The 80% band should hold about 80%.
+    covered: list[bool] = []
+    for seed in range(8):
+        values = weekly_process(260, seed=100 + seed, growth=0.0, noise=0.2)
+        history, held_out = values[:200], values[200:]
+
+        frame = forecast_daily(daily_history(history), horizon_days=60, interval_width=0.8, model=model).frame
+
+        covered.extend((frame["yhat_lower"] <= held_out) & (held_out <= frame["yhat_upper"]))
+
+    assert 0.70 <= np.mean(covered) <= 0.90
+
+
+# --------------------------------------------------------------------------- invalid requests
 
 
 @pytest.mark.parametrize("horizon", [0, -1, 731, 1.5, "30", True])
@@ -195,6 +337,16 @@ def test_bad_horizon_raises(horizon: object) -> None:
 def test_bad_interval_width_raises(width: float) -> None:
     with pytest.raises(ValueError, match="interval_width"):
         forecast_daily(daily_history([1.0, 2.0]), horizon_days=7, interval_width=width)
+
+
+def test_bad_extra_interval_width_raises() -> None:
+    with pytest.raises(ValueError, match="interval_width"):
+        forecast_daily(daily_history([1.0, 2.0]), horizon_days=7, interval_widths=(0.5, 1.2))
+
+
+def test_unknown_model_raises() -> None:
+    with pytest.raises(ValueError, match="model must be one of blend, prophet"):
+        forecast_daily(daily_history([1.0, 2.0]), horizon_days=7, model="arima")
 
 
 def test_empty_history_raises() -> None:

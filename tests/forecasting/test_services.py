@@ -252,12 +252,14 @@ def test_uploads_in_a_row_give_one_debounced_refresh(organization, settings, dja
     assert ForecastRun.objects.filter(organization=organization).count() == 1
 
 
-def test_a_series_reuses_the_model_its_last_backtest_chose(
-    organization, django_capture_on_commit_callbacks, monkeypatch
+@pytest.mark.parametrize(("age_days", "reused"), [(0, "seasonal_naive"), (60, None)])
+def test_a_series_reuses_its_last_model_choice_while_it_is_recent(
+    organization, django_capture_on_commit_callbacks, monkeypatch, age_days, reused
 ) -> None:
     make_history(organization, 30)
     first = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=7)
-    ForecastSeries.objects.filter(run=first).update(backtest={"selected": "seasonal_naive"})
+    selected_on = (date.today() - timedelta(days=age_days)).isoformat()
+    ForecastSeries.objects.filter(run=first).update(backtest={"selected": "seasonal_naive", "selected_on": selected_on})
     seen: list[str | None] = []
     real_fit = fitting.fit_series
 
@@ -268,7 +270,8 @@ def test_a_series_reuses_the_model_its_last_backtest_chose(
     monkeypatch.setattr(fitting, "fit_series", recording_fit)
     run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=7)
 
-    assert seen == ["seasonal_naive"] * 4
+    # A choice younger than 35 days is reused (no backtest); an older one is backtested again.
+    assert seen == [reused] * 4
 
 
 def test_latest_api_is_scoped_and_shows_levels_series_and_comparison(
@@ -295,3 +298,24 @@ def test_latest_api_is_scoped_and_shows_levels_series_and_comparison(
     assert series.status_code == 200 and len(series.json()) == 4
     assert compare.status_code == 200
     assert all(row["tokens_change"] == 0 for row in compare.json()["months"])
+
+
+def test_backtests_are_stored_per_series_and_summed_up_per_run(
+    organization, django_capture_on_commit_callbacks
+) -> None:
+    make_history(organization, 200, leaves=LEAVES[:2])
+
+    run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
+
+    assert run.status == ForecastRun.Status.SUCCEEDED, run.error
+    for series in ForecastSeries.objects.filter(run=run):
+        backtest = series.backtest
+        assert backtest["selected"] == series.model_name
+        assert set(backtest["metrics"]) == set(fitting.SELECTION_CANDIDATES)
+        assert set(backtest["selected_metrics"]) == {"30", "90"}
+        assert backtest["selected_metrics"]["30"]["mase"] > 0
+        assert 0 <= backtest["selected_metrics"]["90"]["coverage"] <= 1
+        assert backtest["selected_on"] == date.today().isoformat()
+    assert run.backtest["series_with_backtest"] == 2
+    assert set(run.backtest["median"]) == {"30", "90"}
+    assert sum(run.backtest["selected"].values()) == 2

@@ -1,10 +1,11 @@
 """`manage.py forecast_csv IN.csv [--horizon DAYS] [--interval WIDTH]`: forecast a daily ds,y CSV with the engine.
 
-Reads a CSV whose header has ``ds`` and ``y`` (other columns are ignored; ``-`` reads stdin), runs
-``forecasting.engine.forecast_daily`` and writes ``ds,yhat,yhat_lower,yhat_upper`` (ISO dates, 4 decimals) to
-stdout and one ``model: <name> (<reason>)`` line to stderr. A bad row stops the command with its row number
-(the header is row 1). An empty ``y`` cell counts as missing, which the engine treats as 0 and reports.
-No database is touched.
+Reads a CSV whose header has ``ds`` and ``y`` (other columns are ignored; ``-`` reads stdin), runs the
+service's own path for one series (``forecasting.fitting.choose_and_forecast``: a rolling-origin backtest
+chooses the model, then the engine forecasts with it) and writes ``ds,yhat,yhat_lower,yhat_upper``
+(ISO dates, 4 decimals) to stdout and one ``model: <name> (<reason>)`` line to stderr. A bad row stops the
+command with its row number (the header is row 1). An empty ``y`` cell counts as missing, which the engine
+treats as 0 and reports. No database is touched.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from forecasting.engine import forecast_daily
+from forecasting.fitting import choose_and_forecast
 
 OUTPUT_HEADER = "ds,yhat,yhat_lower,yhat_upper"
 
@@ -47,7 +48,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{csv_path} is not UTF-8 text: {error}") from error
 
         try:
-            result = forecast_daily(history, horizon_days=options["horizon"], interval_width=options["interval"])
+            result, _ = choose_and_forecast(
+                history, horizon_days=options["horizon"], interval_width=options["interval"]
+            )
         except ValueError as error:
             raise CommandError(str(error)) from error
 
