@@ -18,8 +18,9 @@ Protocol (rolling origin, fixed before any result was seen): for each series, 4 
 at the end of the series, the others 90, 180 and 270 days earlier, so the four 90-day test windows do not overlap.
 Every method sees only the days up to the cut-off and forecasts the next 90 days:
 
-* service: what the service does for a series, ``select_model`` (rolling-origin backtest of every candidate on the
-  training days) and then ``forecast_daily(..., model=<winner>)``; its 80% interval is scored too;
+* service: exactly what the service does for a series, ``forecasting.fitting.choose_and_forecast`` (rolling-origin
+  backtest of the service's candidates on the training days, ``forecast_daily(..., model=<winner>)``, bands
+  recalibrated by the winner's own backtest coverage); its 80% interval is scored too;
 * engine default: ``forecast_daily`` without a stored choice (the blend);
 * default Prophet: ``Prophet()`` with its defaults, fit on the training days, then predict;
 * AutoETS: statsforecast ``AutoETS(season_length=7)`` on the training days;
@@ -58,6 +59,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from forecasting.backtest import interval_coverage, seasonal_naive_scale, select_model  # noqa: E402
 from forecasting.engine import MODEL_NAMES, forecast_daily  # noqa: E402
+from forecasting.fitting import choose_and_forecast  # noqa: E402
 
 SERIES_DIR = REPO_ROOT / "forecasting" / "data" / "series"
 HORIZON = 90
@@ -148,8 +150,7 @@ def evaluate(names: tuple[str, ...], split: str) -> pd.DataFrame:
     for cut in cuts(names, split):
         scale = seasonal_naive_scale(cut.history["y"].to_numpy())
         started = time.perf_counter()
-        selection = select_model(cut.history)
-        service = forecast_daily(cut.history, horizon_days=HORIZON, model=selection.model_name)
+        service, backtest = choose_and_forecast(cut.history, horizon_days=HORIZON, interval_width=0.8)
         service_seconds = time.perf_counter() - started
         default = forecast_daily(cut.history, horizon_days=HORIZON)
         forecasts: dict[str, np.ndarray] = {
@@ -167,7 +168,7 @@ def evaluate(names: tuple[str, ...], split: str) -> pd.DataFrame:
             "series": cut.series,
             "cutoff": cut.cutoff.date(),
             "training_days": len(cut.history),
-            "chosen": selection.model_name,
+            "chosen": backtest["selected"],
             "coverage": interval_coverage(cut.actual, service.frame["yhat_lower"], service.frame["yhat_upper"]),
             "default_coverage": interval_coverage(cut.actual, default.frame["yhat_lower"], default.frame["yhat_upper"]),
             "service_seconds": service_seconds,
@@ -176,7 +177,7 @@ def evaluate(names: tuple[str, ...], split: str) -> pd.DataFrame:
             row[name] = float(np.mean(np.abs(cut.actual - forecast)) / scale)
         rows.append(row)
         print(
-            f"  {cut.series} cut-off {cut.cutoff.date()} ({len(cut.history)} days): chose {selection.model_name}, "
+            f"  {cut.series} cut-off {cut.cutoff.date()} ({len(cut.history)} days): chose {backtest['selected']}, "
             + ", ".join(f"{name} {row[name]:.3f}" for name in METHODS)
             + f", coverage {row['coverage']:.2f} ({service_seconds:.1f}s)",
             flush=True,

@@ -6,14 +6,14 @@ Pure (no Django): the service hands it a daily ``ds``/``y`` history and stores w
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from statistics import median
+from dataclasses import dataclass, replace
+from statistics import NormalDist, median
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forecasting.backtest import select_model
+from forecasting.backtest import ModelSelection, select_model
 from forecasting.engine import SeriesForecast, forecast_daily
 
 
@@ -81,8 +81,40 @@ def choose_and_forecast(
             "selected_metrics": metrics.get(model_name, {}),
             "reused": False,
         }
+        backtest["interval_scale"] = interval_scale(selection, interval_width=interval_width)
     result = forecast_daily(history, horizon_days=horizon_days, interval_width=interval_width, model=model_name)
+    scale = float(backtest.get("interval_scale") or 1.0)
+    if scale != 1.0:
+        frame = result.frame.copy()
+        point = frame["yhat"]
+        frame["yhat_lower"] = (point - scale * (point - frame["yhat_lower"])).clip(lower=0.0)
+        frame["yhat_upper"] = point + scale * (frame["yhat_upper"] - point)
+        result = replace(result, frame=frame, reason=f"{result.reason}; interval scaled x{scale:.2f} by its backtest")
     return result, backtest
+
+
+MIN_INTERVAL_SCALE = 0.6
+MAX_INTERVAL_SCALE = 1.6
+
+
+def interval_scale(selection: ModelSelection, *, interval_width: float) -> float:
+    """Per-series interval calibration from the series' own backtest (never from the future).
+
+    If the chosen model's bands covered a share ``c`` of the backtest's actual days instead of the nominal
+    ``w``, its band half-widths are multiplied by ``z(w) / z(c)`` (``z`` the central normal quantile), clipped
+    to [0.6, 1.6]: bands that covered 95% instead of 80% shrink by 0.67, bands that covered 60% widen by 1.52.
+    1.0 when the backtest has fewer than 2 origins at its longest horizon.
+    """
+    by_horizon = selection.metrics.get(selection.model_name) or {}
+    if not by_horizon:
+        return 1.0
+    metrics = by_horizon[max(by_horizon)]
+    if metrics.origins < 2:
+        return 1.0
+    covered = min(max(metrics.coverage, 0.5), 0.99)
+    normal = NormalDist()
+    scale = normal.inv_cdf(0.5 + interval_width / 2) / normal.inv_cdf(0.5 + covered / 2)
+    return round(min(max(scale, MIN_INTERVAL_SCALE), MAX_INTERVAL_SCALE), 3)
 
 
 def fit_series(
