@@ -171,9 +171,7 @@ def forecast_run_execute(*, run_id: int) -> ForecastRun:
     if not leaves:
         return _fail(run, "no token usage in the ledger yet: upload an export first")
     with transaction.atomic():
-        run.series.all().delete()
-        run.months.all().delete()
-        run.points.all().delete()
+        _clear_results(run, series=True)
         series = ForecastSeries.objects.bulk_create(
             ForecastSeries(
                 run=run,
@@ -208,33 +206,21 @@ def forecast_run_execute(*, run_id: int) -> ForecastRun:
     return run
 
 
+def _clear_results(run: ForecastRun, *, series: bool) -> None:
+    """Delete what an earlier execution of the run stored (re-running replaces it): months, points, series."""
+    run.months.all().delete()
+    run.points.all().delete()
+    if series:
+        run.series.all().delete()
+
+
 def _plan_what_if(run: ForecastRun) -> ForecastRun:
     """A what-if run takes its baseline's token forecasts as they are and only prices them differently."""
     baseline = run.baseline
     assert baseline is not None
     with transaction.atomic():
-        run.series.all().delete()
-        run.months.all().delete()
-        run.points.all().delete()
-        copies = [
-            ForecastSeries(
-                run=run,
-                provider=item.provider,
-                team=item.team,
-                model=item.model,
-                token_type=item.token_type,
-                status=item.status,
-                model_name=item.model_name,
-                model_reason=item.model_reason,
-                history_days=item.history_days,
-                history_tokens=item.history_tokens,
-                history=item.history,
-                backtest=item.backtest,
-                forecast=item.forecast,
-                error=item.error,
-            )
-            for item in baseline.series.all()
-        ]
+        _clear_results(run, series=True)
+        copies = [ForecastSeries(run=run, **_series_fields(item)) for item in baseline.series.all()]
         ForecastSeries.objects.bulk_create(copies)
         run.history_start, run.history_end, run.history_days = (
             baseline.history_start,
@@ -395,8 +381,7 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
     ]
     points = _daily_points(run, rollup)
     with transaction.atomic():
-        run.months.all().delete()
-        run.points.all().delete()
+        _clear_results(run, series=False)
         ForecastMonth.objects.bulk_create(months, batch_size=2000)
         ForecastPoint.objects.bulk_create(points, batch_size=2000)
         run.backtest = _backtest_summary(succeeded)

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.serializers.json import DjangoJSONEncoder
 
 from finops.models import Organization
 from forecasting.models import ForecastRun
 from forecasting.selectors import forecast_levels
 from forecasting.services import forecast_run_create
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 class Command(BaseCommand):
@@ -77,7 +67,7 @@ class Command(BaseCommand):
                 "levels": {level: keys for level, keys in levels.items() if level != "organization"},
                 "backtest": run.backtest,
             }
-            self.stdout.write(json.dumps(_plain(report)))
+            self.stdout.write(json.dumps(report, cls=DjangoJSONEncoder))
             return
         self.stderr.write("")
         self.stdout.write(
