@@ -14,12 +14,14 @@ What it does:
    (PostgreSQL, Redis broker, Celery not eager, no refresh after ingest, ``DEBUG=false``);
 2. synthesizes ``--series`` leaf series (provider x team x model x token type) of 730 days of daily tokens with a
    weekly rhythm, yearly swing, year-end dip, growth with a change of slope, noise, and for some series a launch,
-   a level shift, spikes or an outage (fixed seed); the first 640 days go straight into the ledger (``COPY``), the
-   last 90 days are kept in memory as the holdout;
+   a level shift, spikes or an outage (fixed seed); the first 639 days go straight into the ledger (``COPY``), the
+   640th is loaded before the refresh, the last 90 days are kept in memory as the holdout;
 3. starts ``celery -A finops worker -Q forecasting,default -c 2`` and times, through the service
-   (``forecast_run_create``, then waiting for the run to succeed): the first run of the organization, which
-   backtests and selects a model per series, then a refresh run (horizon 365 days, 80% intervals) that reuses
-   each series' choice;
+   (``forecast_run_create``, then waiting for the run to succeed): the first run of the organization on the first
+   639 days, which backtests and selects a model per series; then, after the 640th day is loaded (the next
+   night's usage), a refresh run (horizon 365 days, 80% intervals) that reuses each series' choice and, where the
+   new day fits its pattern, its Prophet fit; then the same refresh with every stored Prophet fit dropped (the
+   cost of a night on which every fit has aged out and is refitted);
 4. times refresh runs for half the series and with concurrency 1 (the worker is restarted) for the scaling table;
 5. with ``--profile``, runs one more refresh in this process under cProfile (plan, all series, roll-up);
 6. times a plain sequential loop of default Prophet (``Prophet()``, fit, predict 365 future days) over the same
@@ -242,21 +244,35 @@ def synthesize(count: int, seed: int = SEED) -> list[Leaf]:
 
 
 def create_organization(slug: str, leaves: list[Leaf]) -> Organization:
-    """A fresh organization whose ledger holds the first ``TRAIN_DAYS`` days of ``leaves`` (one row per day)."""
-    from django.db import connection, transaction
-
-    from finops.services import organization_create, team_get_or_create
-    from ingest.models import CostBasis, LedgerEntry, Upload
+    """A fresh organization whose ledger holds the first ``TRAIN_DAYS - 1`` days of ``leaves`` (one row per day);
+    ``add_usage_day`` adds the last training day, as the next night's upload would."""
+    from finops.services import organization_create
 
     organization, created = organization_create(slug=slug)
     if not created:
         raise RuntimeError(f"organization {slug!r} already exists; the benchmark needs a fresh one")
+    _write_ledger(organization, leaves, range(TRAIN_DAYS - 1), label="synthetic ledger")
+    return organization
+
+
+def add_usage_day(organization: Organization, leaves: list[Leaf]) -> None:
+    """Load the last training day (``TRAIN_DAYS - 1``) into the organization's ledger as its own upload."""
+    _write_ledger(organization, leaves, range(TRAIN_DAYS - 1, TRAIN_DAYS), label="synthetic next day")
+
+
+def _write_ledger(organization: Organization, leaves: list[Leaf], offsets: range, *, label: str) -> None:
+    """COPY the non-zero days ``offsets`` of ``leaves`` into the ledger, one upload, one row per leaf and day."""
+    from django.db import connection, transaction
+
+    from finops.services import team_get_or_create
+    from ingest.models import CostBasis, LedgerEntry, Upload
+
     team_ids = {
         name: team_get_or_create(organization=organization, name=name).pk
         for name in sorted({leaf.team for leaf in leaves})
     }
-    days = [FIRST_DAY + timedelta(days=offset) for offset in range(TRAIN_DAYS)]
-    starts = [datetime(day.year, day.month, day.day, tzinfo=UTC) for day in days]
+    days = {offset: FIRST_DAY + timedelta(days=offset) for offset in offsets}
+    starts = {offset: datetime(day.year, day.month, day.day, tzinfo=UTC) for offset, day in days.items()}
     columns = (
         "organization_id, upload_id, source_row, date, period_start, period_end, provider, model, model_raw, "
         "token_type, quantity, unit, requests, cost, currency, cost_basis, project, workspace, api_key, account, "
@@ -266,8 +282,8 @@ def create_organization(slug: str, leaves: list[Leaf]) -> Organization:
         upload = Upload.objects.create(
             organization=organization,
             file="benchmarks/synthetic-ledger.csv",
-            original_name="synthetic ledger (benchmarks/forecast.py)",
-            sha256=hashlib.sha256(slug.encode()).hexdigest(),
+            original_name=f"{label} (benchmarks/forecast.py)",
+            sha256=hashlib.sha256(f"{organization.slug}:{offsets}".encode()).hexdigest(),
             size_bytes=0,
             format="synthetic",
             status=Upload.Status.SUCCEEDED,
@@ -278,7 +294,9 @@ def create_organization(slug: str, leaves: list[Leaf]) -> Organization:
             cursor.cursor.copy(f"COPY {LedgerEntry._meta.db_table} ({columns}) FROM STDIN") as copy,
         ):
             for leaf in leaves:
-                for offset in np.flatnonzero(leaf.values[:TRAIN_DAYS]):
+                for offset in offsets:
+                    if not leaf.values[offset]:
+                        continue
                     source_row += 1
                     copy.write_row(
                         (
@@ -308,7 +326,6 @@ def create_organization(slug: str, leaves: list[Leaf]) -> Organization:
                             team_ids[leaf.team],
                         )
                     )
-    return organization
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,11 +499,25 @@ def describe_run(result: RunResult) -> str:
     failed = f", {result.run.series_failed} series FAILED" if result.run.series_failed else ""
     backtests = result.run.series.values_list("backtest", flat=True)
     chosen = sum(1 for backtest in backtests if backtest and backtest.get("selected"))
+    reasons = list(result.run.series.values_list("model_reason", flat=True))
+    reused = sum(1 for reason in reasons if PROPHET_REUSED in reason)
+    refitted = sum(1 for reason in reasons if PROPHET_REFITTED in reason)
     return (
         f"{result.label} ({result.series} series, workers {result.workers}): {result.seconds:.1f}s, "
         f"{result.rate:.2f} series/s{failed}\n  {result.tasks.describe(result.series)}\n"
-        f"  served: {served_models(result.run)}; a backtest's model choice stored for {chosen} of {result.series}"
+        f"  served: {served_models(result.run)}; a backtest's model choice stored for {chosen} of {result.series}; "
+        f"Prophet fits reused {reused}, refitted for a stated reason {refitted}"
     )
+
+
+PROPHET_REUSED = "reused ("
+PROPHET_REFITTED = "prophet refitted:"
+
+
+def forget_prophet_fits(run: ForecastRun) -> None:
+    """Drop the stored Prophet fits of ``run``'s series, so the next run of its organization refits every series
+    (what a refresh costs on the night the fits have aged out)."""
+    run.series.update(prophet_fit=None)
 
 
 def served_models(run: ForecastRun) -> str:
@@ -637,12 +668,22 @@ def run_benchmark(series: int, profile: bool) -> None:
 
         selection = timed_run("backtest + model selection pass", organizations["full"], series, worker)
         print(describe_run(selection))
-        refresh = timed_run("service refresh, horizon 365 days, 80% intervals", organizations["full"], series, worker)
+        add_usage_day(organizations["full"], leaves)
+        refresh = timed_run(
+            "service refresh after the next day's usage, horizon 365 days, 80% intervals",
+            organizations["full"],
+            series,
+            worker,
+        )
         print(describe_run(refresh))
+        forget_prophet_fits(refresh.run)
+        refit = timed_run("refresh refitting every Prophet (the weekly refit)", organizations["full"], series, worker)
+        print(describe_run(refit))
 
         scaling: dict[tuple[int, int], RunResult] = {(series, WORKER_CONCURRENCY): refresh}
         half_selection = timed_run("backtest + model selection pass", organizations["half"], half, worker)
         print(describe_run(half_selection))
+        add_usage_day(organizations["half"], leaves[:half])
         scaling[(half, WORKER_CONCURRENCY)] = timed_run("refresh", organizations["half"], half, worker)
         for concurrency in (workers for workers in SCALING_WORKERS if workers != WORKER_CONCURRENCY):
             worker.stop()

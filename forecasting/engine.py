@@ -30,6 +30,12 @@ space, so the band is multiplicative). The quantile of those errors at the reque
 factor measured on real series, gives the band; past the longest horizon the history can show, it widens with the
 square root of the horizon.
 
+Refits are not repeated needlessly: a forecast returns its Prophet fit (``ProphetFit``: the fitted trend and seasonal
+terms for the days ahead, exactly what the fitted model predicts), and a later forecast of the same series may pass it
+back. ``reusable_prophet_fit`` accepts it while the past the fit saw is unchanged, at most a week of days was added
+and every added day stays inside the fit's own residual band; otherwise Prophet is fitted again. The weekly profile
+and the intervals are always recomputed from the whole current history, so new days move the blend at once.
+
 Prophet is imported lazily inside the function that fits it, so web processes that import this module never load
 Prophet/Stan; statsforecast likewise. If a model fails, the engine falls back to the weekly profile and says so in
 ``reason``: the service must never crash on data it can forecast somehow. This module has no Django imports.
@@ -37,6 +43,7 @@ Prophet/Stan; statsforecast likewise. If a model fails, the engine falls back to
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Sequence
@@ -47,6 +54,7 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "BLEND_TREND_DAMPING",
@@ -59,16 +67,21 @@ __all__ = [
     "MIN_PROPHET_DAYS",
     "MODEL_NAMES",
     "PROFILE_WEEKS",
+    "PROPHET_MODELS",
+    "PROPHET_REUSE_MAX_DAYS",
     "SEASON_DAYS",
     "YEARLY_SEASONALITY_MIN_DAYS",
     "CleanHistory",
+    "ProphetFit",
     "SeriesForecast",
     "band_column_names",
     "clean_history",
     "forecast_daily",
+    "history_digest",
     "interval_bands",
     "interval_bounds",
     "predict_points",
+    "reusable_prophet_fit",
     "simple_model_reason",
 ]
 
@@ -143,6 +156,109 @@ Bands: TypeAlias = tuple[FloatArray, FloatArray, FloatArray]
 """yhat, yhat_lower, yhat_upper."""
 
 
+PROPHET_MODELS = frozenset({"blend", "prophet"})
+"""Models that need a Prophet fit."""
+
+PROPHET_REUSE_MAX_DAYS = 7
+"""A Prophet fit serves later forecasts of the same series for at most this many new days of history; then it is
+fitted again (a nightly refresh refits each series about weekly)."""
+
+PROPHET_REUSE_RESIDUAL_QUANTILE = 0.99
+"""A new day whose log residual from the fit exceeds this quantile of the fit's in-sample residuals means the
+series has left the fitted pattern (a launch, an outage, a new trend): Prophet is fitted again."""
+
+_FIT_DECIMALS = 6
+"""Stored log-space components are rounded to 6 decimals: a relative error of at most 1e-6 on the forecast."""
+
+
+def history_digest(y: FloatArray) -> str:
+    """A fingerprint of a daily history (values rounded to whole tokens): a changed past means a new fit."""
+    return hashlib.blake2b(np.rint(y).astype(np.int64).tobytes(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProphetFit:
+    """What a Prophet fit predicts, kept so a later forecast of the same series can reuse it without refitting.
+
+    ``trend`` and ``seasonal`` are Prophet's trend and seasonal terms in ``log1p`` space for ``last_day`` (the last
+    day of the history it was fitted on) and every day after it, ``horizon + PROPHET_REUSE_MAX_DAYS`` days in all:
+    exactly what ``Prophet.predict`` of the fitted model returns for those dates, so reusing them is the same as
+    predicting from the stored model. ``residual_limit`` is the ``PROPHET_REUSE_RESIDUAL_QUANTILE`` quantile of the
+    absolute in-sample log residuals; ``history_digest`` fingerprints the history it was fitted on.
+    """
+
+    first_day: pd.Timestamp
+    last_day: pd.Timestamp
+    trend: FloatArray
+    seasonal: FloatArray
+    residual_limit: float
+    history_digest: str
+
+    def components(self, last_history_day: pd.Timestamp, horizon: int) -> tuple[FloatArray, FloatArray]:
+        """The trend of ``last_history_day`` and the ``horizon`` days after it (``horizon + 1`` values), and the
+        seasonal terms of those future days, in log space."""
+        offset = (last_history_day - self.last_day).days
+        if offset < 0 or offset + horizon >= len(self.trend):
+            raise ValueError(f"the Prophet fit of {self.last_day.date()} does not cover {horizon} days after {offset}")
+        return self.trend[offset : offset + horizon + 1], self.seasonal[offset + 1 : offset + horizon + 1]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form (what ``from_dict`` reads back)."""
+        return {
+            "first_day": self.first_day.date().isoformat(),
+            "last_day": self.last_day.date().isoformat(),
+            "trend": [round(float(value), _FIT_DECIMALS) for value in self.trend],
+            "seasonal": [round(float(value), _FIT_DECIMALS) for value in self.seasonal],
+            "residual_limit": self.residual_limit,
+            "history_digest": self.history_digest,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ProphetFit:
+        """Read ``as_dict`` output back; raises ``ValueError`` (or ``KeyError``/``TypeError``) on anything else."""
+        trend = np.asarray(data["trend"], dtype=np.float64)
+        seasonal = np.asarray(data["seasonal"], dtype=np.float64)
+        if trend.ndim != 1 or trend.shape != seasonal.shape or len(trend) < 2:
+            raise ValueError("stored Prophet components have inconsistent shapes")
+        return cls(
+            first_day=pd.Timestamp(str(data["first_day"])),
+            last_day=pd.Timestamp(str(data["last_day"])),
+            trend=trend,
+            seasonal=seasonal,
+            residual_limit=float(data["residual_limit"]),  # type: ignore[arg-type]
+            history_digest=str(data["history_digest"]),
+        )
+
+
+def reusable_prophet_fit(
+    fit: ProphetFit, y: FloatArray, first_day: pd.Timestamp, horizon: int
+) -> tuple[ProphetFit | None, str]:
+    """``fit`` if it may serve a forecast of the clean history ``y`` (starting ``first_day``) without refitting,
+    else ``None``; and a note for the reason saying which and why.
+
+    Reused only when the history starts on the same day, the days the fit saw are unchanged (no restated usage),
+    at most ``PROPHET_REUSE_MAX_DAYS`` days were added since, each of them within the fit's in-sample residual limit,
+    and the stored components reach ``horizon`` days past the new last day.
+    """
+    fitted_days = (fit.last_day - fit.first_day).days + 1
+    new_days = len(y) - fitted_days
+    fitted_on = fit.last_day.date().isoformat()
+    if fit.first_day != first_day or new_days < 0:
+        return None, f"prophet refitted: the history no longer starts on {fit.first_day.date().isoformat()}"
+    if new_days > PROPHET_REUSE_MAX_DAYS:
+        return None, f"prophet refitted: {new_days} new days since the fit through {fitted_on}"
+    if new_days + horizon >= len(fit.trend):
+        return None, f"prophet refitted: the fit through {fitted_on} does not reach {horizon} days ahead"
+    if history_digest(y[:fitted_days]) != fit.history_digest:
+        return None, f"prophet refitted: usage up to {fitted_on} changed since the fit"
+    if new_days:
+        predicted = fit.trend[1 : new_days + 1] + fit.seasonal[1 : new_days + 1]
+        worst = float(np.max(np.abs(np.log1p(y[fitted_days:]) - predicted)))
+        if worst > fit.residual_limit:
+            return None, f"prophet refitted: a new day left the pattern fitted through {fitted_on}"
+    return fit, f"prophet fit through {fitted_on} reused ({_days(new_days)} added since, within its fitted pattern)"
+
+
 @dataclass(frozen=True)
 class SeriesForecast:
     """A daily forecast for the future horizon only, plus which model served it and why.
@@ -157,6 +273,7 @@ class SeriesForecast:
     model_name: str
     reason: str
     history_days: int
+    prophet_fit: ProphetFit | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +292,7 @@ def forecast_daily(
     interval_width: float = 0.8,
     interval_widths: Sequence[float] = (),
     model: str | None = None,
+    prophet_fit: ProphetFit | None = None,
 ) -> SeriesForecast:
     """Forecast ``horizon_days`` future days from a daily ``history`` with columns ``ds`` and ``y``.
 
@@ -184,7 +302,9 @@ def forecast_daily(
     ``interval_width`` is the main band (``yhat_lower``/``yhat_upper``); ``interval_widths`` adds more bands,
     e.g. ``(0.5, 0.8, 0.95)`` adds ``yhat_lower_50`` ... ``yhat_upper_95``. ``model`` forces one of
     ``MODEL_NAMES`` (typically the stored winner of the last backtest); ``None`` means ``DEFAULT_MODEL``. Short or
-    sparse histories get the simple model whatever ``model`` says, and the reason says so.
+    sparse histories get the simple model whatever ``model`` says, and the reason says so. ``prophet_fit`` (from an
+    earlier result's ``prophet_fit``) is reused instead of fitting Prophet again when ``reusable_prophet_fit`` accepts
+    it for this history; the result's ``prophet_fit`` is the fit it used, and its reason says whether it was reused.
 
     Raises ``ValueError`` for an unusable request: horizon outside 1..730, interval width outside (0, 1), unknown
     model, missing ``ds``/``y`` columns, unparseable dates or an empty history.
@@ -210,8 +330,12 @@ def forecast_daily(
         return _result(future_ds, yhat, bands, widths, model_name, reason, n_days, clean)
 
     requested = model or DEFAULT_MODEL
+    reuse_note = ""
+    if prophet_fit is not None and requested in PROPHET_MODELS:
+        prophet_fit, reuse_note = reusable_prophet_fit(prophet_fit, y, clean.ds[0], horizon)
     try:
-        points = predict_points(y, clean.ds[0], horizon, [requested])
+        # A new fit keeps components for the longest horizon, so a later run of any horizon can reuse it.
+        points, used_fit = _points_and_fit(y, clean.ds[0], horizon, [requested], prophet_fit, fit_days=MAX_HORIZON_DAYS)
         served = requested
         failure = ""
     except Exception as exc:  # any fitting failure must degrade to the weekly profile, never crash the service
@@ -219,6 +343,7 @@ def forecast_daily(
             "%s failed on %d days of history, falling back to the weekly profile", requested, n_days, exc_info=True
         )
         points = predict_points(y, clean.ds[0], horizon, ["weekly_profile"])
+        used_fit = None
         served = "weekly_profile"
         failure = f"{requested} failed ({type(exc).__name__}): "
 
@@ -228,9 +353,11 @@ def forecast_daily(
     reason = failure + _model_description(served, y)
     if model is not None and not failure:
         reason += " (requested)"
+    if reuse_note and not failure:
+        reason += f"; {reuse_note}"
     if capped:
         reason += f", capped at {MAX_GROWTH_FACTOR:g}x the largest day of history"
-    return _result(future_ds, yhat, bands, widths, served, reason, n_days, clean)
+    return _result(future_ds, yhat, bands, widths, served, reason, n_days, clean, used_fit)
 
 
 def band_column_names(interval_width: float) -> tuple[str, str]:
@@ -290,6 +417,9 @@ def clean_history(history: pd.DataFrame) -> CleanHistory:
     if history.empty:
         raise ValueError("no history: at least one day with ds and y is required to forecast")
 
+    already_clean = _already_clean(history)
+    if already_clean is not None:
+        return already_clean
     notes: list[str] = []
     try:
         raw_ds = history["ds"]
@@ -331,6 +461,26 @@ def clean_history(history: pd.DataFrame) -> CleanHistory:
 
     values = daily.to_numpy(dtype=np.float64, copy=True)
     return CleanHistory(ds=pd.DatetimeIndex(daily.index), y=values, notes=tuple(notes))
+
+
+_ONE_DAY = np.timedelta64(1, "D")
+
+
+def _already_clean(history: pd.DataFrame) -> CleanHistory | None:
+    """The history as is when it needs no cleaning (what the service passes: one row per consecutive day at
+    midnight, finite non-negative values), without pandas' grouping; ``None`` when ``clean_history`` must work."""
+    raw_ds, raw_y = history["ds"], history["y"]
+    if raw_ds.dtype != np.dtype("datetime64[ns]") or not pd.api.types.is_numeric_dtype(raw_y):
+        return None
+    days = raw_ds.to_numpy()
+    y = raw_y.to_numpy(dtype=np.float64, copy=True)
+    if np.isnat(days).any() or not np.all(np.diff(days) == _ONE_DAY):
+        return None
+    if (days[0] - days[0].astype("datetime64[D]")) != np.timedelta64(0, "ns"):
+        return None
+    if not np.all(np.isfinite(y)) or bool(np.any(y < 0)):
+        return None
+    return CleanHistory(ds=pd.DatetimeIndex(days), y=y, notes=())
 
 
 # --------------------------------------------------------------------------- simple models (short/sparse histories)
@@ -383,12 +533,30 @@ def predict_points(
 
     Raises whatever the underlying library raises when a fit fails; ``forecast_daily`` turns that into a fallback.
     """
+    points, _ = _points_and_fit(y, first_day, horizon, models, None, fit_days=horizon)
+    return points
+
+
+def _points_and_fit(
+    y: FloatArray,
+    first_day: pd.Timestamp,
+    horizon: int,
+    models: Sequence[str],
+    prophet_fit: ProphetFit | None,
+    *,
+    fit_days: int,
+) -> tuple[dict[str, FloatArray], ProphetFit | None]:
+    """``predict_points``, reusing ``prophet_fit`` (already checked by ``reusable_prophet_fit``) instead of fitting
+    Prophet; a new fit keeps its components for ``fit_days`` days ahead (plus ``PROPHET_REUSE_MAX_DAYS``). Also
+    returns the Prophet fit used, or ``None`` when no model needed one."""
     unknown = [name for name in models if name not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; expected one of {', '.join(MODEL_NAMES)}")
     log_points: dict[str, FloatArray] = {}
+    used_fit: ProphetFit | None = None
     if "prophet" in models or "blend" in models:
-        trend, seasonal = _prophet_log_components(y, first_day, horizon)
+        used_fit = prophet_fit or _fit_prophet(y, first_day, fit_days)
+        trend, seasonal = used_fit.components(first_day + pd.Timedelta(days=len(y) - 1), horizon)
         if "prophet" in models:
             log_points["prophet"] = trend[1:] + seasonal
         if "blend" in models:
@@ -405,7 +573,7 @@ def predict_points(
             points[name] = _seasonal_naive_points(y, horizon)
         elif name == "ets":
             points[name] = _ets_points(y, horizon)
-    return points
+    return points, used_fit
 
 
 def _seasonal_naive_points(y: FloatArray, horizon: int) -> FloatArray:
@@ -467,9 +635,9 @@ def _quiet_prophet_logging() -> None:
     logging.getLogger("prophet").setLevel(logging.ERROR)
 
 
-def _prophet_log_components(y: FloatArray, first_day: pd.Timestamp, horizon: int) -> tuple[FloatArray, FloatArray]:
-    """Fit Prophet (MAP, no sampling) on ``log1p(y)``; return, in log space, the trend of the last history day
-    followed by the ``horizon`` future days (``horizon + 1`` values) and the seasonal terms of the future days."""
+def _fit_prophet(y: FloatArray, first_day: pd.Timestamp, fit_days: int) -> ProphetFit:
+    """Fit Prophet (MAP, no sampling) on ``log1p(y)``; keep its trend and seasonal terms in log space from the last
+    history day to ``fit_days + PROPHET_REUSE_MAX_DAYS`` days past it, so later runs can reuse the fit."""
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "Importing plotly failed" is not our concern
     from prophet import Prophet  # lazy: keeps Prophet/Stan out of web processes
 
@@ -483,11 +651,21 @@ def _prophet_log_components(y: FloatArray, first_day: pd.Timestamp, horizon: int
         uncertainty_samples=0,  # MAP point forecast; the engine builds intervals from the history's errors
     )
     ds = pd.date_range(first_day, periods=n_days, freq="D")
-    model.fit(pd.DataFrame({"ds": ds, "y": np.log1p(y)}))
-    predicted = model.predict(pd.DataFrame({"ds": pd.date_range(ds[-1], periods=horizon + 1, freq="D")}))
+    log_y = np.log1p(y)
+    model.fit(pd.DataFrame({"ds": ds, "y": log_y}))
+    path_days = fit_days + PROPHET_REUSE_MAX_DAYS
+    predicted = model.predict(pd.DataFrame({"ds": pd.date_range(ds[0], periods=n_days + path_days, freq="D")}))
     trend = predicted["trend"].to_numpy(dtype=np.float64)
-    seasonal = predicted["additive_terms"].to_numpy(dtype=np.float64)[1:]
-    return trend, seasonal
+    seasonal = predicted["additive_terms"].to_numpy(dtype=np.float64)
+    residuals = np.abs(log_y - (trend[:n_days] + seasonal[:n_days]))
+    return ProphetFit(
+        first_day=ds[0],
+        last_day=ds[-1],
+        trend=trend[n_days - 1 :],
+        seasonal=seasonal[n_days - 1 :],
+        residual_limit=float(np.quantile(residuals, PROPHET_REUSE_RESIDUAL_QUANTILE)),
+        history_digest=history_digest(y),
+    )
 
 
 def _damped_trend(trend: FloatArray, damping: float) -> FloatArray:
@@ -550,25 +728,38 @@ def _error_quantiles(y: FloatArray, horizon: int, interval_widths: Sequence[floa
     source = origins[:, None] - SEASON_DAYS + (steps[None, :] % SEASON_DAYS) - offset
     errors = np.where(valid, log_y[np.minimum(target, n_days - 1)] - profile[np.clip(source, 0, None)], np.nan)
 
-    quantiles = np.full((len(widths), measured), np.nan)
-    for step in range(measured):
-        window = errors[:, max(0, step - _ERROR_SMOOTHING_DAYS) : step + _ERROR_SMOOTHING_DAYS + 1]
-        sample = window[~np.isnan(window)]
-        if len(sample) < _MIN_ERROR_SAMPLES:
-            break
-        quantiles[:, step] = np.quantile(np.abs(sample - np.median(sample)), widths)
-
-    known = int(np.count_nonzero(~np.isnan(quantiles[0])))
+    # Row `step` pools the errors of horizons step-3 .. step+3 over every origin (NaN where there is none).
+    padded = np.pad(errors, ((0, 0), (_ERROR_SMOOTHING_DAYS, _ERROR_SMOOTHING_DAYS)), constant_values=np.nan)
+    window = 2 * _ERROR_SMOOTHING_DAYS + 1
+    pooled = sliding_window_view(padded, window, axis=1).transpose(1, 0, 2).reshape(measured, -1)
+    counts = np.count_nonzero(~np.isnan(pooled), axis=1)
+    too_few = np.flatnonzero(counts < _MIN_ERROR_SAMPLES)
+    known = int(too_few[0]) if len(too_few) else measured
     if known == 0:
         # Not enough history to replay: the spread of lag-7 differences in log space, widened by sqrt(weeks ahead).
         differences = np.abs(log_y[SEASON_DAYS:] - log_y[:-SEASON_DAYS])
         spread = np.quantile(differences, widths) if len(differences) else np.zeros(len(widths))
         return spread[:, None] * np.sqrt(np.arange(horizon) // SEASON_DAYS + 1.0)[None, :]
-    quantiles = np.maximum.accumulate(quantiles[:, :known], axis=1)
+    pooled, counts = pooled[:known], counts[:known]
+    centre = _row_quantiles(np.sort(pooled, axis=1), counts, np.array([0.5]))
+    deviations = np.sort(np.abs(pooled - centre.T), axis=1)
+    quantiles = np.maximum.accumulate(_row_quantiles(deviations, counts, widths), axis=1)
     if known >= horizon:
         return quantiles[:, :horizon]
     beyond = np.sqrt(np.arange(known + 1, horizon + 1, dtype=np.float64) / known)
     return np.concatenate([quantiles, quantiles[:, -1:] * beyond[None, :]], axis=1)
+
+
+def _row_quantiles(rows: FloatArray, counts: npt.NDArray[np.intp], probabilities: FloatArray) -> FloatArray:
+    """Quantiles of each row's first ``counts[row]`` values (``rows`` sorted ascending, NaN last), one row of the
+    result per probability: ``numpy.quantile``'s default (linear) method, for all rows at once."""
+    positions = (counts[None, :] - 1) * probabilities[:, None]
+    below = np.floor(positions).astype(np.intp)
+    above = np.minimum(below + 1, counts[None, :] - 1)
+    fraction = positions - below
+    low = np.take_along_axis(rows, below.T, axis=1).T
+    high = np.take_along_axis(rows, above.T, axis=1).T
+    return low + (high - low) * fraction
 
 
 # --------------------------------------------------------------------------- output
@@ -610,6 +801,7 @@ def _result(
     reason: str,
     history_days: int,
     clean: CleanHistory,
+    prophet_fit: ProphetFit | None = None,
 ) -> SeriesForecast:
     """Build the output frame, enforcing finite, non-negative values with lower <= yhat <= upper for every band."""
     yhat_c = _tidy(yhat)
@@ -628,6 +820,7 @@ def _result(
         model_name=model_name,
         reason=full_reason,
         history_days=history_days,
+        prophet_fit=prophet_fit,
     )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest import ModelSelection, select_model
-from forecasting.engine import SeriesForecast, forecast_daily
+from forecasting.engine import ProphetFit, SeriesForecast, forecast_daily
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class FittedSeries:
     reason: str
     backtest: dict[str, Any]
     forecast: dict[str, list[float]]
+    prophet_fit: dict[str, Any] | None
 
 
 def _rounded(values: np.ndarray) -> list[float]:
@@ -54,12 +55,15 @@ def choose_and_forecast(
     interval_width: float,
     reuse_model: str | None = None,
     previous_backtest: dict[str, Any] | None = None,
+    previous_fit: dict[str, Any] | None = None,
 ) -> tuple[SeriesForecast, dict[str, Any]]:
     """The service's path for one series: choose the model by backtest (or reuse a recent choice), forecast.
 
     With ``reuse_model`` (the choice of a recent backtest of the same series) the backtest is skipped
     and its stored metrics (``previous_backtest``) are carried over, marked ``reused``: a nightly refresh
-    costs one fit per series, not a model selection. ``manage.py forecast_csv`` calls this too.
+    costs no model selection. ``previous_fit`` (the stored ``ProphetFit`` of the series' last forecast) is
+    reused when ``engine.reusable_prophet_fit`` accepts it, so most nightly refreshes fit no Prophet at all.
+    An unreadable stored fit is ignored (fitted again). ``manage.py forecast_csv`` calls this too.
     """
     if reuse_model:
         backtest = {**(previous_backtest or {}), "selected": reuse_model, "reused": True}
@@ -82,7 +86,13 @@ def choose_and_forecast(
             "reused": False,
         }
         backtest["interval_scale"] = interval_scale(selection, interval_width=interval_width)
-    result = forecast_daily(history, horizon_days=horizon_days, interval_width=interval_width, model=model_name)
+    result = forecast_daily(
+        history,
+        horizon_days=horizon_days,
+        interval_width=interval_width,
+        model=model_name,
+        prophet_fit=_stored_fit(previous_fit) if reuse_model else None,
+    )
     scale = float(backtest.get("interval_scale") or 1.0)
     if scale != 1.0:
         frame = result.frame.copy()
@@ -91,6 +101,15 @@ def choose_and_forecast(
         frame["yhat_upper"] = point + scale * (frame["yhat_upper"] - point)
         result = replace(result, frame=frame, reason=f"{result.reason}; interval scaled x{scale:.2f} by its backtest")
     return result, backtest
+
+
+def _stored_fit(data: dict[str, Any] | None) -> ProphetFit | None:
+    if not data:
+        return None
+    try:
+        return ProphetFit.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None  # written by another version, or damaged: fit again
 
 
 MIN_INTERVAL_SCALE = 0.6
@@ -124,6 +143,7 @@ def fit_series(
     interval_width: float,
     reuse_model: str | None = None,
     previous_backtest: dict[str, Any] | None = None,
+    previous_fit: dict[str, Any] | None = None,
 ) -> FittedSeries:
     """``choose_and_forecast`` with the result in the shape a ForecastSeries stores."""
     result, backtest = choose_and_forecast(
@@ -132,6 +152,7 @@ def fit_series(
         interval_width=interval_width,
         reuse_model=reuse_model,
         previous_backtest=previous_backtest,
+        previous_fit=previous_fit,
     )
     frame = result.frame
     return FittedSeries(
@@ -143,6 +164,7 @@ def fit_series(
             "lower": _rounded(frame["yhat_lower"].to_numpy()),
             "upper": _rounded(frame["yhat_upper"].to_numpy()),
         },
+        prophet_fit=result.prophet_fit.as_dict() if result.prophet_fit is not None else None,
     )
 
 

@@ -115,6 +115,11 @@ class ForecastSeries(models.Model):
     history = models.JSONField(default=dict, blank=True, help_text='Daily tokens: {"start": date, "values": [...]}.')
     backtest = models.JSONField(default=dict, blank=True, help_text="Rolling-origin metrics per candidate model.")
     forecast = models.JSONField(default=dict, blank=True, help_text="Daily yhat and bands, for the run's roll-up.")
+    prophet_fit = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The Prophet fit that served (log-space components ahead), reused by later runs while it holds.",
+    )
     error = models.TextField(blank=True)
 
     PUBLIC_FIELDS = (

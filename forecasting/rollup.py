@@ -32,6 +32,7 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.signal import lfilter
 
 __all__ = [
     "INTERVAL_WIDTHS",
@@ -116,14 +117,12 @@ def level_keys(leaf: LeafForecast) -> list[tuple[str, str]]:
 
 
 def _ar1_normals(rng: np.random.Generator, n_samples: int, horizon: int, phi: float) -> FloatArray:
-    """Stationary AR(1) paths with standard-normal marginals, shape (n_samples, horizon)."""
+    """Stationary AR(1) paths with standard-normal marginals, shape (n_samples, horizon):
+    ``x_0 = e_0``, ``x_t = phi * x_(t-1) + sqrt(1 - phi^2) * e_t`` (one recursive filter over all paths)."""
     shocks = rng.standard_normal((n_samples, horizon))
-    paths = np.empty_like(shocks)
-    paths[:, 0] = shocks[:, 0]
     scale = np.sqrt(1.0 - phi * phi)
-    for day in range(1, horizon):
-        paths[:, day] = phi * paths[:, day - 1] + scale * shocks[:, day]
-    return paths
+    shocks[:, 0] /= scale  # so that the filter's first value is e_0 itself
+    return np.asarray(lfilter([scale], [1.0, -phi], shocks, axis=1), dtype=np.float64)
 
 
 def _volume_paths(leaf: LeafForecast, normals: FloatArray) -> FloatArray:
@@ -186,8 +185,11 @@ def roll_up(
     months = pd.DatetimeIndex(month_index)
     days_per_month = np.bincount(month_codes, minlength=len(months))
     n_months = len(months)
-    indicator = np.zeros((horizon, n_months))
-    indicator[np.arange(horizon), month_codes] = 1.0
+    month_first_days = np.flatnonzero(np.r_[True, month_codes[1:] != month_codes[:-1]])
+
+    def monthly(values: FloatArray) -> FloatArray:
+        """Sums over the days of each month, along the last axis."""
+        return np.add.reduceat(values, month_first_days, axis=-1)
 
     rng = np.random.default_rng(seed)
     levels: dict[tuple[str, str], _Accumulator] = {}
@@ -200,8 +202,8 @@ def roll_up(
             if len(values) != horizon:
                 raise ValueError(f"leaf {leaf.model}/{leaf.token_type}: {name} has {len(values)} days, not {horizon}")
         volume = _volume_paths(leaf, _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION))
-        monthly_tokens = leaf.yhat @ indicator
-        monthly_token_paths = volume @ indicator
+        monthly_tokens = monthly(leaf.yhat)
+        monthly_token_paths = monthly(volume)
         daily_point += leaf.yhat
         daily_paths += volume
         monthly_cost = monthly_cost_paths = None
@@ -210,8 +212,8 @@ def roll_up(
                 raise ValueError(f"price outlook has {leaf.price.samples.shape[0]} samples, expected {n_samples}")
             leaf_daily_cost = leaf.yhat * leaf.price.point
             cost_paths = volume * leaf.price.samples
-            monthly_cost = leaf_daily_cost @ indicator
-            monthly_cost_paths = cost_paths @ indicator
+            monthly_cost = monthly(leaf_daily_cost)
+            monthly_cost_paths = monthly(cost_paths)
             daily_cost += leaf_daily_cost
             daily_cost_paths += cost_paths
         for level_key in level_keys(leaf):

@@ -234,10 +234,16 @@ def _plan_what_if(run: ForecastRun) -> ForecastRun:
     return forecast_run_finalize(run_id=run.pk)
 
 
-def _previous_backtests(
-    run: ForecastRun, series: list[ForecastSeries]
-) -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    """The latest recent backtest of each series' key (one query per chunk), for reusing its model choice."""
+@dataclass(frozen=True)
+class _Earlier:
+    """What a series' latest recent run left for the next one: its backtest (model choice) and Prophet fit."""
+
+    backtest: dict[str, Any]
+    prophet_fit: dict[str, Any] | None
+
+
+def _earlier_fits(run: ForecastRun, series: list[ForecastSeries]) -> dict[tuple[str, str, str, str], _Earlier]:
+    """The latest recent backtest and Prophet fit of each series' key (one query per chunk), for reuse."""
     keys = {(item.provider, item.team, item.model, item.token_type) for item in series}
     previous_run = (
         ForecastRun.objects.filter(
@@ -252,16 +258,16 @@ def _previous_backtests(
     )
     if previous_run is None:
         return {}
-    found: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    found: dict[tuple[str, str, str, str], _Earlier] = {}
     oldest = timezone.now().date() - MODEL_CHOICE_MAX_AGE
     rows = ForecastSeries.objects.filter(
         run=previous_run, status=ForecastSeries.Status.SUCCEEDED, model__in={key[2] for key in keys}
-    ).values_list("provider", "team", "model", "token_type", "backtest")
-    for provider, team, model, token_type, backtest in rows:
+    ).values_list("provider", "team", "model", "token_type", "backtest", "prophet_fit")
+    for provider, team, model, token_type, backtest, prophet_fit in rows:
         key = (provider, team, model, token_type)
         selected_on = backtest.get("selected_on") if backtest else None
         if key in keys and backtest.get("selected") and selected_on and date.fromisoformat(selected_on) >= oldest:
-            found[key] = backtest
+            found[key] = _Earlier(backtest=backtest, prophet_fit=prophet_fit)
     return found
 
 
@@ -275,7 +281,7 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
     pending = list(
         ForecastSeries.objects.filter(run_id=run_id, pk__in=series_ids, status=ForecastSeries.Status.PENDING)
     )
-    previous = _previous_backtests(run, pending)
+    previous = _earlier_fits(run, pending)
     for series in pending:
         earlier = previous.get((series.provider, series.team, series.model, series.token_type))
         history = pd.DataFrame(
@@ -289,8 +295,9 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
                 history,
                 horizon_days=run.horizon_days,
                 interval_width=run.interval_width,
-                reuse_model=earlier["selected"] if earlier else None,
-                previous_backtest=earlier,
+                reuse_model=earlier.backtest["selected"] if earlier else None,
+                previous_backtest=earlier.backtest if earlier else None,
+                previous_fit=earlier.prophet_fit if earlier else None,
             )
         except Exception as error:  # one bad series must not fail the run
             logger.warning("forecast series %s failed", series, exc_info=True)
@@ -306,7 +313,8 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
             if not fitted.backtest.get("reused"):
                 series.backtest["selected_on"] = timezone.now().date().isoformat()
             series.forecast = fitted.forecast
-            series.save(update_fields=["status", "model_name", "model_reason", "backtest", "forecast"])
+            series.prophet_fit = fitted.prophet_fit
+            series.save(update_fields=["status", "model_name", "model_reason", "backtest", "forecast", "prophet_fit"])
         done += 1
     with transaction.atomic():
         run = ForecastRun.objects.select_for_update().get(pk=run_id)

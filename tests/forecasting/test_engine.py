@@ -261,7 +261,7 @@ def test_model_failure_falls_back_to_the_weekly_profile(monkeypatch: pytest.Monk
     def broken_prophet(*args: object, **kwargs: object) -> None:
         raise RuntimeError("stan optimisation failed")
 
-    monkeypatch.setattr(engine, "_prophet_log_components", broken_prophet)
+    monkeypatch.setattr(engine, "_fit_prophet", broken_prophet)
     values = np.exp(np.log(500.0) + WEEKDAY_PATTERN[np.arange(70) % 7])
 
     result = forecast_daily(daily_history(values), horizon_days=10)
@@ -357,3 +357,54 @@ def test_empty_history_raises() -> None:
 def test_history_without_y_column_raises() -> None:
     with pytest.raises(ValueError, match="missing column"):
         forecast_daily(pd.DataFrame({"ds": ["2024-01-01"], "tokens": [1.0]}), horizon_days=7)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[5.0, 0.0, 7.5, 3.0], list(weekly_process(120, seed=3)), [0.0] * 10, [1.0]],
+)
+def test_an_already_clean_history_is_taken_as_it_is_and_equals_the_cleaned_one(values) -> None:
+    clean = daily_history(values)
+    as_text = clean.assign(ds=clean["ds"].dt.strftime("%Y-%m-%d"))  # text dates always take the cleaning path
+
+    fast = engine.clean_history(clean)
+    cleaned = engine.clean_history(as_text)
+
+    assert engine._already_clean(clean) is not None
+    assert engine._already_clean(as_text) is None
+    assert list(fast.ds) == list(cleaned.ds)
+    np.testing.assert_array_equal(fast.y, cleaned.y)
+    assert fast.notes == cleaned.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "note"),
+    [
+        ("gap", "1 missing day(s) filled with 0"),
+        ("duplicate", None),
+        ("negative", "1 negative day(s) clipped to 0 (first on 2024-01-03)"),
+        ("nan", "1 missing/non-numeric value(s) treated as 0"),
+        ("noon", None),
+    ],
+)
+def test_a_history_that_needs_cleaning_is_cleaned(change, note) -> None:
+    frame = daily_history([4.0, 5.0, 6.0, 7.0])
+    if change == "gap":
+        frame = frame.drop(index=1)
+    elif change == "duplicate":
+        frame = pd.concat([frame, frame.iloc[[0]]])
+    elif change == "negative":
+        frame.loc[2, "y"] = -1.0
+    elif change == "nan":
+        frame.loc[2, "y"] = np.nan
+    elif change == "noon":
+        frame["ds"] = frame["ds"] + pd.Timedelta(hours=12)
+
+    assert engine._already_clean(frame) is None
+    result = engine.clean_history(frame)
+
+    assert list(result.ds) == list(pd.date_range("2024-01-01", periods=4, freq="D"))
+    if note:
+        assert note in result.notes
+    if change == "duplicate":
+        assert result.y[0] == 8.0

@@ -319,3 +319,36 @@ def test_backtests_are_stored_per_series_and_summed_up_per_run(
     assert run.backtest["series_with_backtest"] == 2
     assert set(run.backtest["median"]) == {"30", "90"}
     assert sum(run.backtest["selected"].values()) == 2
+
+
+def test_a_refresh_reuses_each_series_prophet_fit_until_the_past_changes(
+    organization, django_capture_on_commit_callbacks
+) -> None:
+    make_history(organization, 70, leaves=LEAVES[:2])
+    first = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
+    ForecastSeries.objects.filter(run=first).update(
+        backtest={"selected": "prophet", "selected_on": date.today().isoformat()}
+    )
+
+    second = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
+    # The first run fitted Prophet (or not, by its backtest's choice); the second fits it now that the choice
+    # is prophet, and stores the fit with each series.
+    fits = dict(second.series.values_list("token_type", "prophet_fit"))
+    assert set(fits) == {"input", "output"}
+    assert all(fit and fit["last_day"] == (START + timedelta(days=69)).isoformat() for fit in fits.values())
+
+    third = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
+    reasons = list(third.series.values_list("model_reason", flat=True))
+    assert all("prophet fit through 2026-03-11 reused (0 days added since" in reason for reason in reasons)
+    assert dict(third.series.values_list("token_type", "prophet_fit")) == fits
+    assert list(ForecastMonth.objects.filter(run=third).values_list("tokens", flat=True)) == list(
+        ForecastMonth.objects.filter(run=second).values_list("tokens", flat=True)
+    )
+
+    # Usage restated for a day the fits saw: the next run fits again.
+    from ingest.models import LedgerEntry
+
+    LedgerEntry.objects.filter(organization=organization, date=START + timedelta(days=10)).update(quantity=1)
+    fourth = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
+    reasons = list(fourth.series.values_list("model_reason", flat=True))
+    assert all("prophet refitted: usage up to 2026-03-11 changed since the fit" in reason for reason in reasons)
