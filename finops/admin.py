@@ -95,7 +95,7 @@ class TeamInline(admin.TabularInline):  # type: ignore[type-arg]
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
     organization_field = "pk"
-    list_display = ["slug", "name", "reporting_currency", "created_at"]
+    list_display = ["slug", "name", "reporting_currency", "holiday_country", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [TeamInline, MembershipInline]
 

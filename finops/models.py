@@ -16,6 +16,16 @@ from finops.catalog import CURRENCIES, range_conflict
 CURRENCY_CHOICES = [(code, code) for code in CURRENCIES]
 
 
+def validate_holiday_country(value: str) -> None:
+    """A country code the ``holidays`` package knows (its public holidays go into the forecasts)."""
+    import holidays  # lazy: a large registry, needed only when a country is set
+
+    if value and value not in holidays.list_supported_countries():
+        raise ValidationError(
+            f"{value!r} is not a country code of the holidays package; use an ISO code such as US, DE or GB."
+        )
+
+
 class Organization(models.Model):
     """A tenant. Every ledger row, upload and forecast belongs to exactly one."""
 
@@ -23,6 +33,12 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     reporting_currency = models.CharField(
         max_length=3, default="USD", choices=CURRENCY_CHOICES, help_text="Currency that totals are converted to."
+    )
+    holiday_country = models.CharField(
+        max_length=3,
+        blank=True,
+        validators=[validate_holiday_country],
+        help_text="ISO country code (e.g. US, DE) whose public holidays the forecasts model; blank for none.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

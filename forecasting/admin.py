@@ -37,6 +37,7 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
         "trigger",
         "scenario",
         "policy",
+        "holiday_country",
         "what_if",
         "baseline",
         "progress",

@@ -202,6 +202,7 @@ def backtest(
     origins: int = 3,
     spacing_days: int | None = None,
     interval_width: float = 0.8,
+    holiday_country: str = "",
 ) -> tuple[dict[str, dict[int, BacktestMetrics]], dict[str, str]]:
     """Rolling-origin backtest of ``models`` on a ``ds``/``y`` history (cleaned as ``forecast_daily`` cleans it).
 
@@ -210,7 +211,7 @@ def backtest(
     short history may get only its 30-day metrics, or none.
     """
     clean = engine.clean_history(history)
-    return _backtest_clean(clean, models, horizons, origins, spacing_days, interval_width)
+    return _backtest_clean(clean, models, horizons, origins, spacing_days, interval_width, holiday_country)
 
 
 def _backtest_clean(
@@ -220,6 +221,7 @@ def _backtest_clean(
     origins: int,
     spacing_days: int | None,
     interval_width: float,
+    holiday_country: str = "",
 ) -> tuple[dict[str, dict[int, BacktestMetrics]], dict[str, str]]:
     unknown = [name for name in models if name not in engine.MODEL_NAMES]
     if unknown:
@@ -243,7 +245,7 @@ def _backtest_clean(
     }
     for cutoff in cutoffs:
         training, actual = y[:cutoff], y[cutoff : cutoff + longest]
-        points = _points_by_model(training, clean.ds[0], longest, models, failures)
+        points = _points_by_model(training, clean.ds[0], longest, models, failures, holiday_country)
         scale = seasonal_naive_scale(training)
         for name, forecast in points.items():
             lower, upper = engine.interval_bounds(name, training, forecast, interval_width)
@@ -264,7 +266,12 @@ def _backtest_clean(
 
 
 def _points_by_model(
-    training: FloatArray, first_day: pd.Timestamp, horizon: int, models: Sequence[str], failures: dict[str, str]
+    training: FloatArray,
+    first_day: pd.Timestamp,
+    horizon: int,
+    models: Sequence[str],
+    failures: dict[str, str],
+    holiday_country: str = "",
 ) -> dict[str, FloatArray]:
     """Point forecasts of the models that have not failed yet; a model that raises is recorded and skipped."""
     pending = [name for name in models if name not in failures]
@@ -275,7 +282,7 @@ def _points_by_model(
         if not group:
             continue
         try:
-            points.update(engine.predict_points(training, first_day, horizon, group))
+            points.update(engine.predict_points(training, first_day, horizon, group, holiday_country))
         except Exception as exc:  # a failing candidate must not sink the others
             for name in group:
                 failures[name] = f"{type(exc).__name__}: {exc}"
@@ -321,6 +328,7 @@ def select_model(
     spacing_days: int | None = None,
     interval_width: float = 0.8,
     margin: float = SELECTION_MARGIN,
+    holiday_country: str = "",
 ) -> ModelSelection:
     """Backtest every candidate on ``history`` and pick the one to serve it with.
 
@@ -329,6 +337,7 @@ def select_model(
     ``margin`` (a fraction of the default's score) over at least ``MIN_ORIGINS_TO_SWITCH`` origins.
     Histories too short to backtest, or that the engine serves with a simple model anyway (all zero, sparse), get
     the default and a reason. The metrics of every horizon in ``horizons`` are returned for storage and display.
+    ``holiday_country`` gives the Prophet-based candidates that country's public holidays, as the forecast will.
     """
     started = time.perf_counter()
     if not candidates:
@@ -345,7 +354,9 @@ def select_model(
         reason = f"no backtest: {simple[1]}"
         return ModelSelection(fallback, reason, None, {}, {}, time.perf_counter() - started)
 
-    metrics, failures = _backtest_clean(clean, candidates, all_horizons, origins, spacing_days, interval_width)
+    metrics, failures = _backtest_clean(
+        clean, candidates, all_horizons, origins, spacing_days, interval_width, holiday_country
+    )
     evaluated = sorted({h for by_horizon in metrics.values() for h in by_horizon})
     if not evaluated and failures:
         failed = ", ".join(f"{name} ({error})" for name, error in failures.items())

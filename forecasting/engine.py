@@ -83,6 +83,7 @@ __all__ = [
     "predict_points",
     "reusable_prophet_fit",
     "simple_model_reason",
+    "validate_holiday_country",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,9 @@ BLEND_TREND_DAMPING = 0.9
 of growth at most. Chosen on tuning cut-offs that precede the reported ones (``benchmarks/accuracy.py``);
 persistent growth is served by ``"prophet"`` when the backtest prefers it."""
 
-ETS_MAX_HISTORY_DAYS = 730
-"""AutoETS sees at most the last two years (its fit time grows with the history)."""
+ETS_MAX_HISTORY_DAYS = 365
+"""AutoETS sees at most the last year: its season is the week, and its fit time grows with the history (0.23 s on
+365 days, 0.45 s on 730 here)."""
 
 MODEL_NAMES = ("blend", "prophet", "weekly_profile", "ets", "seasonal_naive")
 """Models a caller may request for histories of at least ``MIN_PROPHET_DAYS`` days."""
@@ -193,6 +195,7 @@ class ProphetFit:
     seasonal: FloatArray
     residual_limit: float
     history_digest: str
+    holiday_country: str = ""
 
     def components(self, last_history_day: pd.Timestamp, horizon: int) -> tuple[FloatArray, FloatArray]:
         """The trend of ``last_history_day`` and the ``horizon`` days after it (``horizon + 1`` values), and the
@@ -211,6 +214,7 @@ class ProphetFit:
             "seasonal": [round(float(value), _FIT_DECIMALS) for value in self.seasonal],
             "residual_limit": self.residual_limit,
             "history_digest": self.history_digest,
+            "holiday_country": self.holiday_country,
         }
 
     @classmethod
@@ -227,22 +231,26 @@ class ProphetFit:
             seasonal=seasonal,
             residual_limit=float(data["residual_limit"]),  # type: ignore[arg-type]
             history_digest=str(data["history_digest"]),
+            holiday_country=str(data.get("holiday_country") or ""),
         )
 
 
 def reusable_prophet_fit(
-    fit: ProphetFit, y: FloatArray, first_day: pd.Timestamp, horizon: int
+    fit: ProphetFit, y: FloatArray, first_day: pd.Timestamp, horizon: int, holiday_country: str = ""
 ) -> tuple[ProphetFit | None, str]:
     """``fit`` if it may serve a forecast of the clean history ``y`` (starting ``first_day``) without refitting,
     else ``None``; and a note for the reason saying which and why.
 
-    Reused only when the history starts on the same day, the days the fit saw are unchanged (no restated usage),
+    Reused only when the holidays are the same country's, the history starts on the same day, the days the fit
+    saw are unchanged (no restated usage),
     at most ``PROPHET_REUSE_MAX_DAYS`` days were added since, each of them within the fit's in-sample residual limit,
     and the stored components reach ``horizon`` days past the new last day.
     """
     fitted_days = (fit.last_day - fit.first_day).days + 1
     new_days = len(y) - fitted_days
     fitted_on = fit.last_day.date().isoformat()
+    if fit.holiday_country != holiday_country:
+        return None, "prophet refitted: the organization's holiday country changed"
     if fit.first_day != first_day or new_days < 0:
         return None, f"prophet refitted: the history no longer starts on {fit.first_day.date().isoformat()}"
     if new_days > PROPHET_REUSE_MAX_DAYS:
@@ -293,6 +301,7 @@ def forecast_daily(
     interval_widths: Sequence[float] = (),
     model: str | None = None,
     prophet_fit: ProphetFit | None = None,
+    holiday_country: str = "",
 ) -> SeriesForecast:
     """Forecast ``horizon_days`` future days from a daily ``history`` with columns ``ds`` and ``y``.
 
@@ -305,6 +314,8 @@ def forecast_daily(
     sparse histories get the simple model whatever ``model`` says, and the reason says so. ``prophet_fit`` (from an
     earlier result's ``prophet_fit``) is reused instead of fitting Prophet again when ``reusable_prophet_fit`` accepts
     it for this history; the result's ``prophet_fit`` is the fit it used, and its reason says whether it was reused.
+    ``holiday_country`` (a country code of the ``holidays`` package, e.g. ``"US"``, ``"DE"``) adds that country's
+    public holidays to Prophet.
 
     Raises ``ValueError`` for an unusable request: horizon outside 1..730, interval width outside (0, 1), unknown
     model, missing ``ds``/``y`` columns, unparseable dates or an empty history.
@@ -314,6 +325,7 @@ def forecast_daily(
     extra_widths = [_validate_interval_width(extra) for extra in interval_widths]
     if model is not None and model not in MODEL_NAMES:
         raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
+    validate_holiday_country(holiday_country)
     clean = clean_history(history)
     widths = [width, *[extra for extra in extra_widths if extra != width]]
 
@@ -332,10 +344,18 @@ def forecast_daily(
     requested = model or DEFAULT_MODEL
     reuse_note = ""
     if prophet_fit is not None and requested in PROPHET_MODELS:
-        prophet_fit, reuse_note = reusable_prophet_fit(prophet_fit, y, clean.ds[0], horizon)
+        prophet_fit, reuse_note = reusable_prophet_fit(prophet_fit, y, clean.ds[0], horizon, holiday_country)
     try:
         # A new fit keeps components for the longest horizon, so a later run of any horizon can reuse it.
-        points, used_fit = _points_and_fit(y, clean.ds[0], horizon, [requested], prophet_fit, fit_days=MAX_HORIZON_DAYS)
+        points, used_fit = _points_and_fit(
+            y,
+            clean.ds[0],
+            horizon,
+            [requested],
+            prophet_fit,
+            fit_days=MAX_HORIZON_DAYS,
+            holiday_country=holiday_country,
+        )
         served = requested
         failure = ""
     except Exception as exc:  # any fitting failure must degrade to the weekly profile, never crash the service
@@ -350,7 +370,7 @@ def forecast_daily(
     yhat = points[served]
     capped = _cap(yhat, y)
     bands = interval_bands(served, y, yhat, widths)
-    reason = failure + _model_description(served, y)
+    reason = failure + _model_description(served, y, holiday_country)
     if model is not None and not failure:
         reason += " (requested)"
     if reuse_note and not failure:
@@ -384,6 +404,19 @@ def simple_model_reason(y: FloatArray) -> tuple[str, str] | None:
 
 
 # --------------------------------------------------------------------------- validation and cleaning
+
+
+def validate_holiday_country(holiday_country: object) -> str:
+    """``holiday_country`` if it is ``""`` (no holidays) or a country code the ``holidays`` package knows."""
+    if holiday_country == "":
+        return ""
+    import holidays  # lazy: only forecasts with holidays need it
+
+    if not isinstance(holiday_country, str) or holiday_country not in holidays.list_supported_countries():
+        raise ValueError(
+            f"holiday country must be a country code of the holidays package (e.g. US, DE, GB), got {holiday_country!r}"
+        )
+    return holiday_country
 
 
 def _validate_horizon(horizon_days: object) -> int:
@@ -525,15 +558,16 @@ def _simple_forecast(
 
 
 def predict_points(
-    y: FloatArray, first_day: pd.Timestamp, horizon: int, models: Sequence[str]
+    y: FloatArray, first_day: pd.Timestamp, horizon: int, models: Sequence[str], holiday_country: str = ""
 ) -> dict[str, FloatArray]:
     """Point forecasts of ``models`` for the ``horizon`` days after a clean, gap-free daily history ``y`` that
     starts on ``first_day``. Values are non-negative and finite. Prophet is fitted once for ``"prophet"`` and
-    ``"blend"`` together, so a backtest asking for both pays for one fit.
+    ``"blend"`` together, so a backtest asking for both pays for one fit; with ``holiday_country`` (a code of
+    the ``holidays`` package, e.g. ``"US"``) it models that country's public holidays.
 
     Raises whatever the underlying library raises when a fit fails; ``forecast_daily`` turns that into a fallback.
     """
-    points, _ = _points_and_fit(y, first_day, horizon, models, None, fit_days=horizon)
+    points, _ = _points_and_fit(y, first_day, horizon, models, None, fit_days=horizon, holiday_country=holiday_country)
     return points
 
 
@@ -545,6 +579,7 @@ def _points_and_fit(
     prophet_fit: ProphetFit | None,
     *,
     fit_days: int,
+    holiday_country: str,
 ) -> tuple[dict[str, FloatArray], ProphetFit | None]:
     """``predict_points``, reusing ``prophet_fit`` (already checked by ``reusable_prophet_fit``) instead of fitting
     Prophet; a new fit keeps its components for ``fit_days`` days ahead (plus ``PROPHET_REUSE_MAX_DAYS``). Also
@@ -555,7 +590,7 @@ def _points_and_fit(
     log_points: dict[str, FloatArray] = {}
     used_fit: ProphetFit | None = None
     if "prophet" in models or "blend" in models:
-        used_fit = prophet_fit or _fit_prophet(y, first_day, fit_days)
+        used_fit = prophet_fit or _fit_prophet(y, first_day, fit_days, holiday_country)
         trend, seasonal = used_fit.components(first_day + pd.Timedelta(days=len(y) - 1), horizon)
         if "prophet" in models:
             log_points["prophet"] = trend[1:] + seasonal
@@ -635,9 +670,10 @@ def _quiet_prophet_logging() -> None:
     logging.getLogger("prophet").setLevel(logging.ERROR)
 
 
-def _fit_prophet(y: FloatArray, first_day: pd.Timestamp, fit_days: int) -> ProphetFit:
-    """Fit Prophet (MAP, no sampling) on ``log1p(y)``; keep its trend and seasonal terms in log space from the last
-    history day to ``fit_days + PROPHET_REUSE_MAX_DAYS`` days past it, so later runs can reuse the fit."""
+def _fit_prophet(y: FloatArray, first_day: pd.Timestamp, fit_days: int, holiday_country: str) -> ProphetFit:
+    """Fit Prophet (MAP, no sampling) on ``log1p(y)``, with ``holiday_country``'s public holidays when one is given;
+    keep its trend and seasonal terms (holidays included) in log space from the last history day to
+    ``fit_days + PROPHET_REUSE_MAX_DAYS`` days past it, so later runs can reuse the fit."""
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "Importing plotly failed" is not our concern
     from prophet import Prophet  # lazy: keeps Prophet/Stan out of web processes
 
@@ -650,6 +686,8 @@ def _fit_prophet(y: FloatArray, first_day: pd.Timestamp, fit_days: int) -> Proph
         daily_seasonality=False,
         uncertainty_samples=0,  # MAP point forecast; the engine builds intervals from the history's errors
     )
+    if holiday_country:
+        model.add_country_holidays(country_name=holiday_country)
     ds = pd.date_range(first_day, periods=n_days, freq="D")
     log_y = np.log1p(y)
     model.fit(pd.DataFrame({"ds": ds, "y": log_y}))
@@ -665,6 +703,7 @@ def _fit_prophet(y: FloatArray, first_day: pd.Timestamp, fit_days: int) -> Proph
         seasonal=seasonal[n_days - 1 :],
         residual_limit=float(np.quantile(residuals, PROPHET_REUSE_RESIDUAL_QUANTILE)),
         history_digest=history_digest(y),
+        holiday_country=holiday_country,
     )
 
 
@@ -765,16 +804,15 @@ def _row_quantiles(rows: FloatArray, counts: npt.NDArray[np.intp], probabilities
 # --------------------------------------------------------------------------- output
 
 
-def _model_description(model_name: str, y: FloatArray) -> str:
+def _model_description(model_name: str, y: FloatArray, holiday_country: str = "") -> str:
     n_days = len(y)
     nonzero_days = int(np.count_nonzero(y))
     seasonality = "weekly and yearly" if n_days >= YEARLY_SEASONALITY_MIN_DAYS else "weekly"
+    seasonality += " seasonality" + (f", {holiday_country} public holidays" if holiday_country else "")
     weeks = _profile_weeks(n_days)
     descriptions = {
-        "blend": (
-            f"blend of prophet (log1p, damped trend, {seasonality} seasonality) and the {weeks}-week weekday profile"
-        ),
-        "prophet": f"prophet (compounding growth on log1p, {seasonality} seasonality)",
+        "blend": (f"blend of prophet (log1p, damped trend, {seasonality}) and the {weeks}-week weekday profile"),
+        "prophet": f"prophet (compounding growth on log1p, {seasonality})",
         "weekly_profile": f"weekly profile (each weekday's geometric mean over the last {weeks} weeks)",
         "ets": f"AutoETS (weekly season, last {min(n_days, ETS_MAX_HISTORY_DAYS)} days)",
         "seasonal_naive": f"seasonal naive (last {SEASON_DAYS} days repeated)",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest import ModelSelection, select_model
-from forecasting.engine import ProphetFit, SeriesForecast, forecast_daily
+from forecasting.engine import ProphetFit, SeriesForecast, forecast_daily, validate_holiday_country
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,10 @@ def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(value), 3) for value in values]
 
 
-SELECTION_CANDIDATES = ("blend", "prophet", "weekly_profile", "seasonal_naive")
-"""Models a series' backtest chooses among. AutoETS (``ets``) is left out of the service's selection: it
-costs about 3x a blend fit per origin and won on none of the real series of ``benchmarks/accuracy.py``."""
+SELECTION_CANDIDATES = ("blend", "prophet", "weekly_profile", "ets", "seasonal_naive")
+"""Models a series' backtest chooses among: the blend and Prophet against three baselines, the weekly profile,
+exponential smoothing (statsforecast's AutoETS with a weekly season on the last year) and seasonal naive. AutoETS
+costs about 0.25 s per origin, so a selection pass costs about 0.7 s more per series; it runs monthly."""
 
 
 def _metrics_dict(metrics: Any) -> dict[str, Any]:
@@ -56,6 +57,7 @@ def choose_and_forecast(
     reuse_model: str | None = None,
     previous_backtest: dict[str, Any] | None = None,
     previous_fit: dict[str, Any] | None = None,
+    holiday_country: str = "",
 ) -> tuple[SeriesForecast, dict[str, Any]]:
     """The service's path for one series: choose the model by backtest (or reuse a recent choice), forecast.
 
@@ -63,13 +65,17 @@ def choose_and_forecast(
     and its stored metrics (``previous_backtest``) are carried over, marked ``reused``: a nightly refresh
     costs no model selection. ``previous_fit`` (the stored ``ProphetFit`` of the series' last forecast) is
     reused when ``engine.reusable_prophet_fit`` accepts it, so most nightly refreshes fit no Prophet at all.
-    An unreadable stored fit is ignored (fitted again). ``manage.py forecast_csv`` calls this too.
+    An unreadable stored fit is ignored (fitted again). ``holiday_country`` gives Prophet that country's public
+    holidays, in the backtest and the forecast alike. ``manage.py forecast_csv`` calls this too.
     """
+    validate_holiday_country(holiday_country)  # before the backtest, which would take a bad one for a failing model
     if reuse_model:
         backtest = {**(previous_backtest or {}), "selected": reuse_model, "reused": True}
         model_name = reuse_model
     else:
-        selection = select_model(history, SELECTION_CANDIDATES, interval_width=interval_width)
+        selection = select_model(
+            history, SELECTION_CANDIDATES, interval_width=interval_width, holiday_country=holiday_country
+        )
         model_name = selection.model_name
         metrics = {
             name: {str(horizon): _metrics_dict(value) for horizon, value in by_horizon.items()}
@@ -92,6 +98,7 @@ def choose_and_forecast(
         interval_width=interval_width,
         model=model_name,
         prophet_fit=_stored_fit(previous_fit) if reuse_model else None,
+        holiday_country=holiday_country,
     )
     scale = float(backtest.get("interval_scale") or 1.0)
     if scale != 1.0:
@@ -144,6 +151,7 @@ def fit_series(
     reuse_model: str | None = None,
     previous_backtest: dict[str, Any] | None = None,
     previous_fit: dict[str, Any] | None = None,
+    holiday_country: str = "",
 ) -> FittedSeries:
     """``choose_and_forecast`` with the result in the shape a ForecastSeries stores."""
     result, backtest = choose_and_forecast(
@@ -153,6 +161,7 @@ def fit_series(
         reuse_model=reuse_model,
         previous_backtest=previous_backtest,
         previous_fit=previous_fit,
+        holiday_country=holiday_country,
     )
     frame = result.frame
     return FittedSeries(

@@ -37,6 +37,9 @@ class ForecastRun(models.Model):
     interval_width = models.FloatField(default=0.8)
     scenario = models.CharField(max_length=32, default="base")
     policy = models.CharField(max_length=32, default="stay")
+    holiday_country = models.CharField(
+        max_length=3, blank=True, help_text="The organization's holiday country when the run was created."
+    )
     what_if = models.JSONField(
         default=dict, blank=True, help_text="Changes applied on top of the baseline: model switch, cache/batch share."
     )

@@ -81,10 +81,14 @@ def forecast_run_create(
         if baseline.status != ForecastRun.Status.SUCCEEDED:
             raise ValueError(f"the baseline run #{baseline.pk} has not succeeded (status {baseline.status})")
         horizon_days, interval_width = baseline.horizon_days, baseline.interval_width
+        holiday_country = baseline.holiday_country
         trigger = ForecastRun.Trigger.WHAT_IF
     elif what_if:
         raise ValueError("a what-if run needs a baseline run to compare with")
+    else:
+        holiday_country = organization.holiday_country
     run = ForecastRun.objects.create(
+        holiday_country=holiday_country,
         organization=organization,
         horizon_days=horizon_days,
         interval_width=interval_width,
@@ -298,6 +302,7 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
                 reuse_model=earlier.backtest["selected"] if earlier else None,
                 previous_backtest=earlier.backtest if earlier else None,
                 previous_fit=earlier.prophet_fit if earlier else None,
+                holiday_country=run.holiday_country,
             )
         except Exception as error:  # one bad series must not fail the run
             logger.warning("forecast series %s failed", series, exc_info=True)
@@ -510,7 +515,10 @@ def forecast_refresh_after_ingest(*, organization_id: int) -> ForecastRun:
         due = timezone.now() + delay
         if run is None:
             run = ForecastRun.objects.create(
-                organization=organization, trigger=ForecastRun.Trigger.AFTER_INGEST, not_before=due
+                organization=organization,
+                trigger=ForecastRun.Trigger.AFTER_INGEST,
+                not_before=due,
+                holiday_country=organization.holiday_country,
             )
         else:
             run.not_before = due

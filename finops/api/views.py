@@ -12,7 +12,7 @@ from finops.selectors import organizations_for_user
 class OrganizationOutputSerializer(serializers.ModelSerializer[Organization]):
     class Meta:
         model = Organization
-        fields = ["slug", "name", "reporting_currency"]
+        fields = ["slug", "name", "reporting_currency", "holiday_country"]
 
 
 class OrganizationListView(ListAPIView[Organization]):

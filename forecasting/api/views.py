@@ -69,6 +69,7 @@ class ForecastRunSerializer(serializers.ModelSerializer[ForecastRun]):
             "trigger",
             "scenario",
             "policy",
+            "holiday_country",
             "what_if",
             "baseline",
             "horizon_days",

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting import engine
+from forecasting import engine, fitting
 from forecasting.engine import PROPHET_REUSE_MAX_DAYS, ProphetFit, forecast_daily, reusable_prophet_fit
 from forecasting.fitting import fit_series
 
@@ -196,7 +196,8 @@ def test_fit_series_reuses_a_stored_fit_with_a_reused_model_choice(fitted, serie
     assert reused.prophet_fit == stored
 
 
-def test_a_new_model_selection_fits_afresh_whatever_was_stored(fitted, series) -> None:
+def test_a_new_model_selection_fits_afresh_whatever_was_stored(fitted, series, monkeypatch) -> None:
+    monkeypatch.setattr(fitting, "SELECTION_CANDIDATES", ("blend", "prophet"))
     selected = refresh(series, fitted.prophet_fit.as_dict(), reuse_model=None)
 
     assert selected.backtest["reused"] is False

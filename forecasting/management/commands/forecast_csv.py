@@ -1,11 +1,12 @@
-"""`manage.py forecast_csv IN.csv [--horizon DAYS] [--interval WIDTH]`: forecast a daily ds,y CSV with the engine.
+"""`manage.py forecast_csv IN.csv [--horizon DAYS] [--interval WIDTH] [--holidays CC]`: forecast a daily ds,y CSV.
 
 Reads a CSV whose header has ``ds`` and ``y`` (other columns are ignored; ``-`` reads stdin), runs the
 service's own path for one series (``forecasting.fitting.choose_and_forecast``: a rolling-origin backtest
 chooses the model, then the engine forecasts with it) and writes ``ds,yhat,yhat_lower,yhat_upper``
 (ISO dates, 4 decimals) to stdout and one ``model: <name> (<reason>)`` line to stderr. A bad row stops the
 command with its row number (the header is row 1). An empty ``y`` cell counts as missing, which the engine
-treats as 0 and reports. No database is touched.
+treats as 0 and reports. ``--holidays US`` models that country's public holidays, as an organization's
+holiday country does in the service. No database is touched.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("csv_path", metavar="IN.csv", help="CSV with a ds,y header; '-' reads stdin")
         parser.add_argument("--horizon", type=int, default=90, help="days ahead (1-730, default 90)")
         parser.add_argument("--interval", type=float, default=0.8, help="interval width in (0, 1), default 0.8")
+        parser.add_argument(
+            "--holidays", default="", metavar="CC", help="country code whose public holidays to model, e.g. US"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         csv_path: str = options["csv_path"]
@@ -49,7 +53,10 @@ class Command(BaseCommand):
 
         try:
             result, _ = choose_and_forecast(
-                history, horizon_days=options["horizon"], interval_width=options["interval"]
+                history,
+                horizon_days=options["horizon"],
+                interval_width=options["interval"],
+                holiday_country=options["holidays"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
