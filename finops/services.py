@@ -10,11 +10,21 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
 from finops.catalog import FileError, FileRejected, PriceRow, parse_fx_file, parse_price_file, range_conflict
-from finops.models import FxRate, Membership, ModelPrice, Organization, PriceChange, Role, Team
+from finops.models import (
+    FxRate,
+    Membership,
+    ModelPrice,
+    Organization,
+    PriceChange,
+    Role,
+    Team,
+    validate_holiday_country,
+)
 from finops.seed import catalog_models_sync, catalog_seed
 from finops.selectors import FxRateMissing, fx_table
 from finops.signals import send_prices_changed
@@ -22,12 +32,25 @@ from finops.signals import send_prices_changed
 PRICE_QUANTUM = Decimal("0.000001")
 
 
-def organization_create(*, slug: str, name: str | None = None) -> tuple[Organization, bool]:
-    """Create the organization ``slug`` unless it exists; return it and whether it was created."""
+def organization_create(
+    *, slug: str, name: str | None = None, holiday_country: str | None = None
+) -> tuple[Organization, bool]:
+    """Create the organization ``slug`` unless it exists; return it and whether it was created.
+
+    ``holiday_country`` (a country code of the ``holidays`` package, or ``""`` for none) is set on the new or
+    existing organization when given; ``None`` leaves it as it is."""
     clean_slug = slugify(slug)
     if not clean_slug or clean_slug != slug:
         raise ValueError(f"invalid organization slug {slug!r}: use lower-case letters, digits and hyphens")
+    if holiday_country:
+        try:
+            validate_holiday_country(holiday_country)
+        except ValidationError as error:
+            raise ValueError(" ".join(error.messages)) from error
     organization, created = Organization.objects.get_or_create(slug=slug, defaults={"name": name or slug})
+    if holiday_country is not None and organization.holiday_country != holiday_country:
+        organization.holiday_country = holiday_country
+        organization.save(update_fields=["holiday_country"])
     return organization, created
 
 

@@ -21,7 +21,8 @@ The models for histories of 8 weeks and more, all fitted on ``log1p(y)`` so grow
 * ``"prophet"``: Prophet (MAP fit, linear trend, weekly seasonality, yearly from a year of history) with its trend
   extrapolated undamped: wins for series that keep growing;
 * ``"weekly_profile"``: each weekday's (trimmed) geometric mean over the last 8 weeks;
-* ``"ets"``: statsforecast's AutoETS with a weekly season, on the last two years;
+* ``"ets"``: statsforecast's AutoETS with a weekly season, on the last year (a later forecast may keep the form it
+  chose, ``ets_form``, and only re-estimate that form's parameters);
 * ``"seasonal_naive"``: the last 7 days repeated.
 
 Intervals do not sample paths. They come from the history itself: the engine replays the weekly-profile forecast
@@ -46,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -282,6 +284,7 @@ class SeriesForecast:
     reason: str
     history_days: int
     prophet_fit: ProphetFit | None = None
+    ets_form: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,6 +305,7 @@ def forecast_daily(
     model: str | None = None,
     prophet_fit: ProphetFit | None = None,
     holiday_country: str = "",
+    ets_form: str | None = None,
 ) -> SeriesForecast:
     """Forecast ``horizon_days`` future days from a daily ``history`` with columns ``ds`` and ``y``.
 
@@ -315,7 +319,8 @@ def forecast_daily(
     earlier result's ``prophet_fit``) is reused instead of fitting Prophet again when ``reusable_prophet_fit`` accepts
     it for this history; the result's ``prophet_fit`` is the fit it used, and its reason says whether it was reused.
     ``holiday_country`` (a country code of the ``holidays`` package, e.g. ``"US"``, ``"DE"``) adds that country's
-    public holidays to Prophet.
+    public holidays to Prophet. ``ets_form`` (an earlier result's ``ets_form``, e.g. ``"ETS(M,A,A)"``) makes AutoETS
+    fit that form only instead of searching them all.
 
     Raises ``ValueError`` for an unusable request: horizon outside 1..730, interval width outside (0, 1), unknown
     model, missing ``ds``/``y`` columns, unparseable dates or an empty history.
@@ -345,17 +350,24 @@ def forecast_daily(
     reuse_note = ""
     if prophet_fit is not None and requested in PROPHET_MODELS:
         prophet_fit, reuse_note = reusable_prophet_fit(prophet_fit, y, clean.ds[0], horizon, holiday_country)
+    used_form = None
     try:
-        # A new fit keeps components for the longest horizon, so a later run of any horizon can reuse it.
-        points, used_fit = _points_and_fit(
-            y,
-            clean.ds[0],
-            horizon,
-            [requested],
-            prophet_fit,
-            fit_days=MAX_HORIZON_DAYS,
-            holiday_country=holiday_country,
-        )
+        if requested == "ets":
+            ets_points, used_form = _ets_points(y, horizon, ets_form)
+            points, used_fit = {"ets": ets_points}, None
+            if ets_form and used_form == ets_form:
+                reuse_note = "form kept from its last model selection"
+        else:
+            # A new fit keeps components for the longest horizon, so a later run of any horizon can reuse it.
+            points, used_fit = _points_and_fit(
+                y,
+                clean.ds[0],
+                horizon,
+                [requested],
+                prophet_fit,
+                fit_days=MAX_HORIZON_DAYS,
+                holiday_country=holiday_country,
+            )
         served = requested
         failure = ""
     except Exception as exc:  # any fitting failure must degrade to the weekly profile, never crash the service
@@ -363,7 +375,7 @@ def forecast_daily(
             "%s failed on %d days of history, falling back to the weekly profile", requested, n_days, exc_info=True
         )
         points = predict_points(y, clean.ds[0], horizon, ["weekly_profile"])
-        used_fit = None
+        used_fit, used_form = None, None
         served = "weekly_profile"
         failure = f"{requested} failed ({type(exc).__name__}): "
 
@@ -371,13 +383,15 @@ def forecast_daily(
     capped = _cap(yhat, y)
     bands = interval_bands(served, y, yhat, widths)
     reason = failure + _model_description(served, y, holiday_country)
+    if used_form:
+        reason += f": {used_form}"
     if model is not None and not failure:
         reason += " (requested)"
     if reuse_note and not failure:
         reason += f"; {reuse_note}"
     if capped:
         reason += f", capped at {MAX_GROWTH_FACTOR:g}x the largest day of history"
-    return _result(future_ds, yhat, bands, widths, served, reason, n_days, clean, used_fit)
+    return _result(future_ds, yhat, bands, widths, served, reason, n_days, clean, used_fit, used_form)
 
 
 def band_column_names(interval_width: float) -> tuple[str, str]:
@@ -607,7 +621,7 @@ def _points_and_fit(
         elif name == "seasonal_naive":
             points[name] = _seasonal_naive_points(y, horizon)
         elif name == "ets":
-            points[name] = _ets_points(y, horizon)
+            points[name], _ = _ets_points(y, horizon)
     return points, used_fit
 
 
@@ -646,13 +660,34 @@ def _weekly_profile_points(y: FloatArray, horizon: int) -> FloatArray:
     return np.expm1(profile[np.arange(horizon) % SEASON_DAYS]).astype(np.float64)
 
 
-def _ets_points(y: FloatArray, horizon: int) -> FloatArray:
+ETS_FORM = re.compile(r"ETS\(([AM]),(N|A|Ad|M|Md),([NAM])\)")
+"""An exponential-smoothing form as statsforecast names it: ETS(error, trend, season), e.g. ``ETS(M,Ad,A)``."""
+
+
+def _ets_points(y: FloatArray, horizon: int, form: str | None = None) -> tuple[FloatArray, str]:
+    """AutoETS's forecast and the form it fitted. With ``form`` (an earlier fit's, e.g. ``"ETS(M,A,A)"``) only that
+    form's parameters are estimated, about 20x faster than searching every form; if that fit fails, the search runs.
+    """
     from statsforecast.models import AutoETS  # lazy: keeps numba/statsforecast out of web processes
 
     recent = np.ascontiguousarray(y[-ETS_MAX_HISTORY_DAYS:], dtype=np.float64)
-    predicted = AutoETS(season_length=SEASON_DAYS).forecast(y=recent, h=horizon)["mean"]
+    match = ETS_FORM.fullmatch(form or "")
+    model = None
+    if match:
+        error, trend, season = match.groups()
+        try:
+            model = AutoETS(
+                season_length=SEASON_DAYS, model=f"{error}{trend[0]}{season}", damped=trend.endswith("d")
+            ).fit(recent)
+        except Exception:  # the kept form no longer fits this history: search again
+            logger.info("ETS form %s failed on the new history; searching every form", form, exc_info=True)
+            model = None
+    if model is None:
+        model = AutoETS(season_length=SEASON_DAYS).fit(recent)
+    predicted = model.predict(h=horizon)["mean"]
     ceiling = MAX_GROWTH_FACTOR * float(np.max(y))
-    return np.clip(np.nan_to_num(np.asarray(predicted, dtype=np.float64), nan=0.0), 0.0, ceiling)
+    points = np.clip(np.nan_to_num(np.asarray(predicted, dtype=np.float64), nan=0.0), 0.0, ceiling)
+    return points, str(model.model_["method"])
 
 
 def _quiet_prophet_logging() -> None:
@@ -840,6 +875,7 @@ def _result(
     history_days: int,
     clean: CleanHistory,
     prophet_fit: ProphetFit | None = None,
+    ets_form: str | None = None,
 ) -> SeriesForecast:
     """Build the output frame, enforcing finite, non-negative values with lower <= yhat <= upper for every band."""
     yhat_c = _tidy(yhat)
@@ -859,6 +895,7 @@ def _result(
         reason=full_reason,
         history_days=history_days,
         prophet_fit=prophet_fit,
+        ets_form=ets_form,
     )
 
 

@@ -64,7 +64,8 @@ def choose_and_forecast(
     With ``reuse_model`` (the choice of a recent backtest of the same series) the backtest is skipped
     and its stored metrics (``previous_backtest``) are carried over, marked ``reused``: a nightly refresh
     costs no model selection. ``previous_fit`` (the stored ``ProphetFit`` of the series' last forecast) is
-    reused when ``engine.reusable_prophet_fit`` accepts it, so most nightly refreshes fit no Prophet at all.
+    reused when ``engine.reusable_prophet_fit`` accepts it, so most nightly refreshes fit no Prophet at all; an
+    AutoETS series keeps the form (``backtest["ets_form"]``) its selection's fit chose and re-estimates only that.
     An unreadable stored fit is ignored (fitted again). ``holiday_country`` gives Prophet that country's public
     holidays, in the backtest and the forecast alike. ``manage.py forecast_csv`` calls this too.
     """
@@ -99,7 +100,10 @@ def choose_and_forecast(
         model=model_name,
         prophet_fit=_stored_fit(previous_fit) if reuse_model else None,
         holiday_country=holiday_country,
+        ets_form=backtest.get("ets_form") if reuse_model else None,
     )
+    if result.ets_form:
+        backtest["ets_form"] = result.ets_form
     scale = float(backtest.get("interval_scale") or 1.0)
     if scale != 1.0:
         frame = result.frame.copy()

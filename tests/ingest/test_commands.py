@@ -35,6 +35,19 @@ def test_org_create_is_idempotent_and_prints_the_slug() -> None:
     assert first.getvalue().strip() == second.getvalue().strip() == "acme"
 
 
+def test_org_create_sets_the_holiday_country_and_refuses_an_unknown_one() -> None:
+    from finops.models import Organization
+
+    call_command("org_create", "acme", "--holidays", "DE", stdout=StringIO())
+    assert Organization.objects.get(slug="acme").holiday_country == "DE"
+    call_command("org_create", "acme", stdout=StringIO())  # without --holidays: left as it is
+    assert Organization.objects.get(slug="acme").holiday_country == "DE"
+
+    with pytest.raises(CommandError, match="'Narnia' is not a country code of the holidays package"):
+        call_command("org_create", "acme", "--holidays", "Narnia", stdout=StringIO())
+    assert Organization.objects.get(slug="acme").holiday_country == "DE"
+
+
 def test_ingest_json_matches_the_hand_computation_and_a_second_run_changes_nothing(
     organization, openai_sample: Path, price_catalog
 ) -> None:

@@ -1,4 +1,8 @@
-"""`manage.py org_create SLUG [--name NAME]`: create an organization (no-op if it exists), print its slug."""
+"""`manage.py org_create SLUG [--name NAME] [--holidays CC]`: create an organization, print its slug.
+
+Does nothing if the organization exists, except set its holiday country when ``--holidays`` is given (a country
+code of the ``holidays`` package, e.g. US or DE; ``--holidays ""`` clears it): forecasts model those holidays.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
         parser.add_argument("--name", default=None)
+        parser.add_argument(
+            "--holidays", default=None, metavar="CC", help="country whose public holidays forecasts model, e.g. US"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            organization, _ = organization_create(slug=options["slug"], name=options["name"])
+            organization, _ = organization_create(
+                slug=options["slug"], name=options["name"], holiday_country=options["holidays"]
+            )
         except ValueError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(organization.slug)

@@ -71,7 +71,7 @@ class Command(BaseCommand):
         parser.add_argument("--horizon", type=int, default=183)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization, _ = organization_create(slug=DEMO_SLUG, name="Demo Corp")
+        organization, _ = organization_create(slug=DEMO_SLUG, name="Demo Corp", holiday_country="US")
         self._ensure_admin(organization)
         rules = [(AllocationRule.Dimension.PROJECT, project.project_id, project.team) for project in DEMO_PROJECTS]
         rules += [(AllocationRule.Dimension(dimension), value, team) for dimension, value, team in demo_allocations()]

@@ -1,4 +1,4 @@
-"""Tests of Prophet fit reuse: when a stored fit may serve a later forecast, and that reusing it changes nothing."""
+"""Tests of fit reuse: when a stored Prophet fit or AutoETS form may serve a later forecast, and what it changes."""
 
 from __future__ import annotations
 
@@ -204,3 +204,44 @@ def test_a_new_model_selection_fits_afresh_whatever_was_stored(fitted, series, m
     assert selected.model_name == "prophet"  # this series grows steadily: the backtest picks undamped Prophet
     assert "reused" not in selected.reason
     assert selected.prophet_fit["last_day"] == "2025-01-25"
+
+
+# --------------------------------------------------------------------------- AutoETS keeps its form
+
+
+def test_autoets_reports_its_form_and_a_later_forecast_keeps_it(series) -> None:
+    searched = forecast_daily(history(series[:390]), horizon_days=30, model="ets")
+
+    assert engine.ETS_FORM.fullmatch(searched.ets_form)
+    assert f"AutoETS (weekly season, last 365 days): {searched.ets_form}" in searched.reason
+
+    kept = forecast_daily(history(series[:390]), horizon_days=30, model="ets", ets_form=searched.ets_form)
+
+    assert kept.ets_form == searched.ets_form
+    assert "form kept from its last model selection" in kept.reason
+    # The same form on the same days: the same parameters, the same forecast.
+    np.testing.assert_allclose(kept.frame["yhat"], searched.frame["yhat"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["ETS(X,N,N)", "MAM", "", None])
+def test_an_unusable_ets_form_means_a_full_search(series, form) -> None:
+    result = forecast_daily(history(series[:390]), horizon_days=7, model="ets", ets_form=form)
+
+    assert engine.ETS_FORM.fullmatch(result.ets_form)
+    assert "kept" not in result.reason
+
+
+def test_fit_series_stores_the_ets_form_and_reuses_it(series) -> None:
+    first = refresh(series, None, reuse_model="ets")
+    form = first.backtest["ets_form"]
+
+    again = fit_series(
+        history(series[:392]),
+        horizon_days=30,
+        interval_width=0.8,
+        reuse_model="ets",
+        previous_backtest=first.backtest,
+    )
+
+    assert again.backtest["ets_form"] == form
+    assert "form kept from its last model selection" in again.reason
