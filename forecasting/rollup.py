@@ -12,7 +12,12 @@ Intervals come from sampling, not from adding bounds:
   below the point, so skewed bands stay skewed), clipped at 0, and ``e_t`` is a stationary AR(1) series of
   standard normals with ``phi = PATH_AUTOCORRELATION``: a day above forecast tends to be followed by
   another, so a month's interval is wider than if days were independent, and narrower than adding daily
-  bounds. Leaves are drawn independently of one another. Paths are drawn in token space, not log space:
+  bounds. Leaves share shocks: each leaf's normals are ``sqrt(rho) * c_t + sqrt(1 - rho) * e_t`` with one
+  common AR(1) series ``c_t`` for the whole run, where ``rho`` is ``shared_shock_correlation``: the average
+  correlation of the leaves' own week-on-week changes in their history (token types of one model move
+  together, teams share the business cycle). Independent leaves (``rho = 0``) would make every level's
+  interval too narrow and, with skewed leaf bands, put the sum of the leaves' points below the level's
+  lower bound. Paths are drawn in token space, not log space:
   a leaf whose band is many times its point (a retired model: point 0, band up to last year's volume)
   would otherwise draw astronomically large days from the log-normal tail.
 * Price. Each leaf brings a price outlook: a point path and sampled paths of USD per token per day
@@ -25,7 +30,8 @@ if needed so they always contain the point forecast.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -44,6 +50,7 @@ __all__ = [
     "Rollup",
     "level_keys",
     "roll_up",
+    "shared_shock_correlation",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,6 +103,7 @@ class Rollup:
     """Monthly results per (level, key), and the organization's daily point and band for charts."""
 
     months: dict[tuple[str, str], list[LevelMonth]] = field(default_factory=dict)
+    shared_correlation: float = 0.0
     daily_dates: pd.DatetimeIndex | None = None
     daily_tokens: FloatArray | None = None
     daily_lower: FloatArray | None = None
@@ -123,6 +131,38 @@ def _ar1_normals(rng: np.random.Generator, n_samples: int, horizon: int, phi: fl
     scale = np.sqrt(1.0 - phi * phi)
     shocks[:, 0] /= scale  # so that the filter's first value is e_0 itself
     return np.asarray(lfilter([scale], [1.0, -phi], shocks, axis=1), dtype=np.float64)
+
+
+MAX_SHARED_CORRELATION = 0.9
+SHARED_CORRELATION_DAYS = 365
+_MIN_ACTIVE_DAYS = 56
+
+
+def shared_shock_correlation(histories: Sequence[FloatArray], *, days: int = SHARED_CORRELATION_DAYS) -> float:
+    """How much the leaves' shocks move together: the mean pairwise correlation of their week-on-week changes of
+    ``log1p`` daily tokens (which removes level, growth and the weekday rhythm) over their last ``days`` days.
+
+    ``histories`` are daily values ending on the same day. Leaves with under 56 days or under 56 non-zero days
+    in the window, or without any change, are left out; the result is clipped to [0, 0.9] and is 0 with fewer
+    than two usable leaves.
+    """
+    window = min(days, min((len(values) for values in histories), default=0))
+    if window < _MIN_ACTIVE_DAYS:
+        return 0.0
+    changes = []
+    for values in histories:
+        recent = np.asarray(values[-window:], dtype=np.float64)
+        if np.count_nonzero(recent) < _MIN_ACTIVE_DAYS:
+            continue
+        log_values = np.log1p(np.clip(recent, 0.0, None))
+        weekly_change = log_values[7:] - log_values[:-7]
+        if np.std(weekly_change) > 0:
+            changes.append(weekly_change)
+    if len(changes) < 2:
+        return 0.0
+    correlations = np.corrcoef(np.vstack(changes))
+    pairs = correlations[~np.eye(len(changes), dtype=bool)]
+    return float(np.clip(np.nanmean(pairs), 0.0, MAX_SHARED_CORRELATION))
 
 
 def _volume_paths(leaf: LeafForecast, normals: FloatArray) -> FloatArray:
@@ -177,8 +217,12 @@ def roll_up(
     *,
     n_samples: int = 300,
     seed: int = 20240101,
+    shared_correlation: float = 0.0,
 ) -> Rollup:
-    """Add ``leaves`` (all over the same future ``dates``) up to every level, by month, with intervals."""
+    """Add ``leaves`` (all over the same future ``dates``) up to every level, by month, with intervals; the leaves'
+    sampled shocks are correlated by ``shared_correlation`` (see ``shared_shock_correlation``)."""
+    if not 0.0 <= shared_correlation < 1.0:
+        raise ValueError(f"shared_correlation must be in [0, 1), got {shared_correlation}")
     horizon = len(dates)
     month_starts = dates.to_period("M").to_timestamp()
     month_index, month_codes = np.unique(month_starts.asi8, return_inverse=True)
@@ -192,6 +236,8 @@ def roll_up(
         return np.add.reduceat(values, month_first_days, axis=-1)
 
     rng = np.random.default_rng(seed)
+    common = _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION) if shared_correlation > 0 else None
+    shared_part, own_part = math.sqrt(shared_correlation), math.sqrt(1.0 - shared_correlation)
     levels: dict[tuple[str, str], _Accumulator] = {}
     daily_point = np.zeros(horizon)
     daily_paths = np.zeros((n_samples, horizon))
@@ -201,7 +247,10 @@ def roll_up(
         for name, values in (("yhat", leaf.yhat), ("lower", leaf.lower), ("upper", leaf.upper)):
             if len(values) != horizon:
                 raise ValueError(f"leaf {leaf.model}/{leaf.token_type}: {name} has {len(values)} days, not {horizon}")
-        volume = _volume_paths(leaf, _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION))
+        normals = _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION)
+        if common is not None:
+            normals = shared_part * common + own_part * normals
+        volume = _volume_paths(leaf, normals)
         monthly_tokens = monthly(leaf.yhat)
         monthly_token_paths = monthly(volume)
         daily_point += leaf.yhat
@@ -222,7 +271,7 @@ def roll_up(
                 accumulator = levels[level_key] = _Accumulator(n_samples, n_months)
             accumulator.add(leaf, monthly_tokens, monthly_token_paths, monthly_cost, monthly_cost_paths)
 
-    rollup = Rollup()
+    rollup = Rollup(shared_correlation=shared_correlation)
     for level_key, accumulator in levels.items():
         token_bounds = {
             f"{round(w * 100)}": _central(accumulator.token_paths, accumulator.tokens, w) for w in INTERVAL_WIDTHS

@@ -335,7 +335,7 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
 
 def forecast_run_finalize(*, run_id: int) -> ForecastRun:
     """Price the leaves, add them up to every level with intervals and store the run's results."""
-    from forecasting.rollup import LeafForecast, roll_up
+    from forecasting.rollup import LeafForecast, roll_up, shared_shock_correlation
 
     run = ForecastRun.objects.select_related("organization").get(pk=run_id)
     succeeded = list(run.series.filter(status=ForecastSeries.Status.SUCCEEDED))
@@ -372,7 +372,8 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
                 price=pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type),
             )
         )
-    rollup = roll_up(leaves, dates, n_samples=PATH_SAMPLES)
+    correlation = shared_shock_correlation([np.asarray(item.history["values"], dtype=float) for item in succeeded])
+    rollup = roll_up(leaves, dates, n_samples=PATH_SAMPLES, shared_correlation=correlation)
     months = [
         ForecastMonth(
             run=run,
@@ -397,7 +398,7 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
         _clear_results(run, series=False)
         ForecastMonth.objects.bulk_create(months, batch_size=2000)
         ForecastPoint.objects.bulk_create(points, batch_size=2000)
-        run.backtest = _backtest_summary(succeeded)
+        run.backtest = {**_backtest_summary(succeeded), "shared_shock_correlation": round(correlation, 3)}
         run.model_name = _served_summary(succeeded)
         run.model_reason = f"{len(succeeded)} of {run.series_total} series forecast; {run.series_failed} failed"
         run.cost_per_million_tokens = pricer.current_cost_per_million()

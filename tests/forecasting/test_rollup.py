@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.rollup import LeafForecast, PriceOutlook, roll_up
+from forecasting.rollup import LeafForecast, PriceOutlook, roll_up, shared_shock_correlation
 
 DATES = pd.date_range("2027-01-01", periods=59, freq="D")  # January (31 days) and February (28 days)
 
@@ -89,3 +89,67 @@ def test_leaves_of_the_wrong_length_are_refused() -> None:
 
     with pytest.raises(ValueError, match="has 10 days, not 59"):
         roll_up([short], DATES)
+
+
+def skewed_leaf(index: int) -> LeafForecast:
+    """A leaf with a multiplicative band (the engine's log-space bands): half the point to 2.6x the point."""
+    yhat = np.full(len(DATES), 1_000.0 + 10 * index)
+    return LeafForecast(
+        provider="openai",
+        team=f"team-{index % 5}",
+        model=f"model-{index % 7}",
+        token_type="input",
+        yhat=yhat,
+        lower=yhat / 2,
+        upper=yhat * 2.6,
+        interval_width=0.8,
+    )
+
+
+def test_shared_shocks_keep_the_sum_of_skewed_leaves_inside_the_organization_band() -> None:
+    leaves = [skewed_leaf(index) for index in range(60)]
+
+    independent = roll_up(leaves, DATES, n_samples=300, seed=4)
+    shared = roll_up(leaves, DATES, n_samples=300, seed=4, shared_correlation=0.6)
+
+    def band(rollup):
+        january = rollup.months[("organization", "")][0]
+        return january.tokens, *january.tokens_intervals["80"]
+
+    point, low, high = band(independent)
+    # 60 independent right-skewed leaves: their sum's 10th percentile lies above the sum of their points (their
+    # medians), so the band is clamped to start at the point, and it is narrow: independent errors cancel.
+    assert low == point
+    independent_width = high - low
+    point, low, high = band(shared)
+    # Shared shocks do not cancel: the band is much wider (1.9x here) and reaches below the point.
+    assert low < point
+    assert high - low > 1.5 * independent_width
+    assert shared.shared_correlation == 0.6
+    # The points are the same sums of the leaves either way: coherence does not depend on the sampling.
+    assert point == pytest.approx(31 * sum(1_000.0 + 10 * index for index in range(60)))
+
+
+def test_the_shared_correlation_is_measured_from_the_leaves_weekly_changes() -> None:
+    rng = np.random.default_rng(5)
+    days = 400
+    weekday = np.tile([1.0, 1.1, 1.1, 1.0, 0.9, 0.4, 0.3], days // 7 + 1)[:days]
+    common = np.exp(np.cumsum(rng.normal(0, 0.05, days)))
+
+    def series(own_noise: float, shared: bool) -> np.ndarray:
+        shock = common if shared else np.exp(np.cumsum(rng.normal(0, 0.05, days)))
+        return 1e6 * weekday * shock * np.exp(rng.normal(0, own_noise, days))
+
+    together = [series(0.005, shared=True) for _ in range(4)]
+    apart = [series(0.005, shared=False) for _ in range(4)]
+    retired = np.concatenate([np.full(days - 60, 5e5), np.zeros(60)])
+
+    assert shared_shock_correlation(together) == pytest.approx(0.9)  # clipped at the maximum
+    assert abs(shared_shock_correlation(apart)) < 0.15
+    assert shared_shock_correlation([together[0], retired]) == pytest.approx(0.0)  # one usable leaf
+    assert shared_shock_correlation([together[0][-30:], together[1][-30:]]) == 0.0  # too short
+
+
+def test_a_shared_correlation_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"shared_correlation must be in \[0, 1\)"):
+        roll_up([skewed_leaf(0)], DATES, shared_correlation=1.0)
