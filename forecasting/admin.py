@@ -42,7 +42,6 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
         "baseline",
         "progress",
         "backtest",
-        "scope",
         "horizon_days",
         "interval_width",
         "model_name",

@@ -454,14 +454,8 @@ def _served_summary(series: list[ForecastSeries]) -> str:
     counts: dict[str, int] = {}
     for item in series:
         counts[item.model_name] = counts.get(item.model_name, 0) + 1
-    parts = [f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    summary = ""
-    for part in parts:  # whole entries only: the field holds 40 characters
-        candidate = f"{summary}, {part}" if summary else part
-        if len(candidate) > 40:
-            break
-        summary = candidate
-    return summary
+    # Seven model names at most (engine.MODEL_NAMES and the simple ones): well within the field's 200 characters.
+    return ", ".join(f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _backtest_summary(series: list[ForecastSeries]) -> dict[str, Any]:

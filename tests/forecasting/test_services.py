@@ -75,6 +75,8 @@ def test_a_run_forecasts_every_leaf_and_adds_them_up_to_every_level(
     series = ForecastSeries.objects.filter(run=run)
     assert sorted(series.values_list("team", "model", "token_type")) == sorted(leaf[:3] for leaf in LEAVES)
     assert all(item.model_name and item.model_reason for item in series)
+    served = sorted(series.values_list("model_name", flat=True))
+    assert set(run.model_name.split(", ")) == {f"{name} x{served.count(name)}" for name in set(served)}
     levels = forecast_levels(run=run)
     assert set(levels) == {"organization", "provider", "team", "model", "team_model"}
     assert set(levels["team"]) == {"search", "support"}
