@@ -263,16 +263,23 @@ def _set_estimated_cost(rows: QuerySet[LedgerEntry], usd_per_million: Decimal) -
         )
         return rows.update(cost=cost, cost_basis=CostBasis.ESTIMATED)
     changed = list(rows.only("pk", "quantity"))
+    usd_per_token = _per_token(usd_per_million)
     for entry in changed:
-        entry.cost = _estimate(entry.quantity, usd_per_million)
+        entry.cost = _estimate(entry.quantity, usd_per_token)
         entry.cost_basis = CostBasis.ESTIMATED
     LedgerEntry.objects.bulk_update(changed, ["cost", "cost_basis"], batch_size=BULK_CHUNK_ROWS)
     return len(changed)
 
 
-def _estimate(quantity: int, usd_per_million: Decimal) -> Decimal:
+def _per_token(usd_per_million: Decimal) -> Decimal:
+    """A price per million tokens as a price per token, exactly (a division by a power of ten only moves the
+    decimal point), so that ``_estimate`` gives the same cost as quantity x price / 1e6."""
+    return usd_per_million / 1_000_000
+
+
+def _estimate(quantity: int, usd_per_token: Decimal) -> Decimal:
     """The list-price cost of ``quantity`` tokens, to the ledger's 10 decimals (half up, as PostgreSQL rounds)."""
-    return (Decimal(quantity) * usd_per_million / 1_000_000).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+    return (quantity * usd_per_token).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 class _Tally:
@@ -378,7 +385,8 @@ class _LedgerBuilder:
         self._models: dict[tuple[str, str], str] = {}
         self._shared: dict[tuple[object, ...], _Shared] = {}
         self._periods: dict[tuple[datetime, datetime], _Period] = {}
-        self._unit_prices: dict[tuple[str, str, str, str, date], Decimal | None] = {}
+        # List price per token (None: not priced) by (provider, model_raw, token_type, service_tier, day).
+        self._token_prices: dict[tuple[str, str, str, str, date], Decimal | None] = {}
 
     def shared(self, record: CanonicalRecord) -> _Shared:
         stream = _STREAM_FIELDS(record)
@@ -398,45 +406,40 @@ class _LedgerBuilder:
         return shared
 
     def period(self, record: CanonicalRecord) -> _Period:
-        key = (record.period_start, record.period_end)
-        period = self._periods.get(key)
+        start, end = record.period_start, record.period_end
+        period = self._periods.get((start, end))
         if period is None:
-            day = record.period_start.date()
-            text = f"{day.isoformat()}\t{record.period_start.isoformat()}\t{record.period_end.isoformat()}"
-            period = self._periods[key] = _Period(day=day, copy_text=text)
+            day = start.date()
+            text = f"{day.isoformat()}\t{start.isoformat()}\t{end.isoformat()}"
+            period = self._periods[start, end] = _Period(day=day, copy_text=text)
         return period
 
     def cost(self, record: CanonicalRecord, model: str, day: date) -> tuple[Decimal | None, str]:
         """The record's cost and basis: as billed, else estimated from the list price in force that day."""
         tally = self._tally
-        if record.cost is not None or record.token_type == "other":
-            cost, basis = record.cost, record.cost_basis
-        else:
-            key = (record.provider, record.model_raw, record.token_type, record.service_tier, day)
-            if key in self._unit_prices:
-                price = self._unit_prices[key]
-            else:
-                price = _list_price(
-                    self._prices,
-                    record.provider,
-                    (model, record.model_raw),
-                    record.token_type,
-                    day,
-                    record.service_tier,
-                )
-                self._unit_prices[key] = price
-            if price is None:
+        token_type = record.token_type
+        quantity = record.quantity
+        cost, basis = record.cost, record.cost_basis
+        if cost is None and token_type != "other":
+            key = (record.provider, record.model_raw, token_type, record.service_tier, day)
+            try:
+                usd_per_token = self._token_prices[key]
+            except KeyError:
+                usd_per_token = self._token_price(key, model)
+            if usd_per_token is None:
                 tally.unpriced_records += 1
-                cost, basis = None, record.cost_basis
             else:
                 tally.estimated_records += 1
-                cost = _estimate(record.quantity, price)
+                cost = _estimate(quantity, usd_per_token)
                 basis = CostBasis.ESTIMATED
         tally.records += 1
-        if record.token_type in tally.tokens:
-            tally.tokens[record.token_type] += record.quantity
+        tokens = tally.tokens
+        if token_type in tokens:
+            tokens[token_type] += quantity
         if cost is not None:
-            tally.cost[record.currency] = tally.cost.get(record.currency, Decimal(0)) + cost
+            costs, currency = tally.cost, record.currency
+            # A first amount is Decimal(0) + cost, as before, not cost itself: the sum turns 1E+1 into 10.
+            costs[currency] = costs[currency] + cost if currency in costs else Decimal(0) + cost
         tally.days.add(day)
         if basis in BILLED_COST_BASES:
             tally.billed_keys.add((record.provider, day))
@@ -444,10 +447,19 @@ class _LedgerBuilder:
             tally.estimated_keys.add((record.provider, day))
         return cost, basis
 
+    def _token_price(self, key: tuple[str, str, str, str, date], model: str) -> Decimal | None:
+        """Look up (once per key, see ``cost``) the list price per token, of the normalized model id or the
+        id as exported."""
+        provider, model_raw, token_type, service_tier, day = key
+        price = _list_price(self._prices, provider, (model, model_raw), token_type, day, service_tier)
+        usd_per_token = self._token_prices[key] = None if price is None else _per_token(price)
+        return usd_per_token
+
 
 def _write_copy(records: Iterable[CanonicalRecord], builder: _LedgerBuilder) -> None:
     """Stream the records into the ledger with COPY, as pre-rendered text in chunks of about 1 MiB."""
     table = LedgerEntry._meta.db_table
+    shared_of, period_of, cost_of = builder.shared, builder.period, builder.cost
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
@@ -455,13 +467,14 @@ def _write_copy(records: Iterable[CanonicalRecord], builder: _LedgerBuilder) -> 
         lines: list[str] = []
         size = 0
         for record in records:
-            shared = builder.shared(record)
-            period = builder.period(record)
-            cost, basis = builder.cost(record, shared.model, period.day)
+            shared = shared_of(record)
+            period = period_of(record)
+            cost, basis = cost_of(record, shared.model, period.day)
+            requests = record.requests
             line = (
                 f"{shared.copy_prefix}{record.source_row}\t{period.copy_text}\t{record.token_type}\t"
-                f"{record.quantity}\t{COPY_NULL if record.requests is None else record.requests}\t"
-                f"{COPY_NULL if cost is None else cost}\t{basis}\n"
+                f"{record.quantity}\t{COPY_NULL if requests is None else requests}\t"
+                f"{COPY_NULL if cost is None else str(cost)}\t{basis}\n"
             )
             lines.append(line)
             size += len(line)

@@ -160,7 +160,8 @@ class RowReader:
     """Streams the data rows of a CSV as dicts keyed by normalized header, with strict shape checks.
 
     Shape problems (a row cut off, broken quoting, bad bytes) are recorded as row-numbered errors
-    and reading stops there; the caller raises IngestError when ``errors`` is not empty.
+    and reading stops there; the caller raises IngestError when ``errors`` is not empty. ``cell_rows``
+    gives the same rows as lists of cells, for parsers that look cells up by position (``positions``).
     """
 
     def __init__(self, text: IO[str], errors: list[RowError]) -> None:
@@ -171,14 +172,27 @@ class RowReader:
         self.row_number = 1
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        header = self.header
+        for row_number, values in self.cell_rows():
+            yield row_number, dict(zip(header, values, strict=True))
+
+    def positions(self) -> dict[str, int]:
+        """Each normalized column name's index in a row of ``cell_rows``; of a repeated name, the last
+        (the one a row dict keeps)."""
+        return {name: index for index, name in enumerate(self.header)}
+
+    def cell_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """The data rows as lists of cells in header order, blank lines left out; see the class docstring."""
+        reader = self._reader
+        errors = self.errors
         width = len(self.header)
         while True:
             try:
-                values = next(self._reader)
+                values = next(reader)
             except StopIteration:
                 return
             except csv.Error as error:
-                self.errors.append(
+                errors.append(
                     RowError(
                         row=self.row_number + 1,
                         message=f"broken CSV quoting ({error}); the file may be cut off inside a quoted value",
@@ -186,24 +200,24 @@ class RowReader:
                 )
                 return
             except UnicodeDecodeError as error:
-                self.errors.append(
+                errors.append(
                     RowError(row=self.row_number + 1, message=f"not UTF-8 text ({error.reason}); expected UTF-8")
                 )
                 return
-            self.row_number = self._reader.line_num
+            self.row_number = reader.line_num
             if not values:
                 continue
             if len(values) != width:
                 truncated = len(values) < width
                 hint = " (the file seems cut off in the middle of a row)" if truncated else ""
-                self.errors.append(
+                errors.append(
                     RowError(
                         row=self.row_number,
                         message=f"has {len(values)} fields, expected {width} as in the header{hint}",
                     )
                 )
                 return
-            yield self.row_number, dict(zip(self.header, values, strict=True))
+            yield self.row_number, values
 
 
 def is_null(value: str | None) -> bool:
@@ -230,6 +244,25 @@ def parse_token_count(value: str | None, *, row: int, column: str, errors: list[
         errors.append(RowError(row=row, column=column, message=f"{value!r} is not a whole non-negative token count"))
         return 0
     return int(number)
+
+
+def parse_token_counts(
+    values: list[str], cells: Iterable[tuple[str, int]], *, row: int, errors: list[RowError]
+) -> list[int]:
+    """``parse_token_count`` of several cells of a row, given as (column, index in ``values``), in order.
+
+    Most cells of a usage export are plain whole numbers (``31422`` or ``31422.0``): those are read here,
+    without a call per cell; anything else goes to ``parse_token_count``, so values and errors are the same.
+    """
+    counts = []
+    for column, index in cells:
+        value = values[index]
+        whole = value[:-2] if value[-2:] == ".0" else value
+        if whole.isdigit() and whole.isascii():
+            counts.append(int(whole))
+        else:
+            counts.append(parse_token_count(value, row=row, column=column, errors=errors))
+    return counts
 
 
 # --- Helpers shared by the format modules: format versions, cells and rows, numbers and money, dates ---------
@@ -275,6 +308,16 @@ def counted_rows(reader: RowReader, stats: ParseStats) -> Iterator[tuple[int, di
         if len(reader.errors) >= MAX_ERRORS:
             return
         yield row_number, row
+
+
+def counted_cell_rows(reader: RowReader, stats: ParseStats) -> Iterator[tuple[int, list[str]]]:
+    """``counted_rows``, with each row as its list of cells (``RowReader.cell_rows``)."""
+    errors = reader.errors
+    for row_number, values in reader.cell_rows():
+        stats.rows_read += 1
+        if len(errors) >= MAX_ERRORS:
+            return
+        yield row_number, values
 
 
 def first_header_line(text: IO[str]) -> tuple[str, list[str]]:

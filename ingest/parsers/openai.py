@@ -10,6 +10,7 @@ the older schema (no ``input_text_tokens`` column) where ``input_tokens`` was te
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO
 
 from ingest.parsers.base import (
@@ -18,11 +19,11 @@ from ingest.parsers.base import (
     ParseStats,
     RowError,
     RowReader,
-    counted_rows,
+    counted_cell_rows,
     is_null,
     note_format_version,
     parse_epoch,
-    parse_token_count,
+    parse_token_counts,
 )
 
 NAME = "openai_usage"
@@ -51,31 +52,96 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     columns = set(reader.header)
     new_schema = "input_text_tokens" in columns
     note_format_version(stats, format_version(columns))
-    for row_number, row in counted_rows(reader, stats):
-        if is_null(row.get("model")) and is_null(row.get("input_tokens")) and is_null(row.get("output_tokens")):
+    # Cells are read by position. Every row gets one blank cell appended, which stands for each column
+    # the file lacks: a missing column reads as empty, as a null cell does.
+    positions = reader.positions()
+    blank = len(reader.header)
+
+    def at(column: str) -> int:
+        return positions.get(column, blank)
+
+    model_at, input_at, output_at, uncached_at = (
+        at("model"),
+        at("input_tokens"),
+        at("output_tokens"),
+        at("input_uncached_tokens"),
+    )
+    batch_at, tier_at, user_at, project_at, key_at = (
+        at("batch"),
+        at("service_tier"),
+        at("user_id"),
+        at("project_id"),
+        at("api_key_id"),
+    )
+    # The two time columns are required (detection checks the header, but --format skips detection): a
+    # file without one fails at its first row with usage.
+    missing_time = next((column for column in ("start_time", "end_time") if column not in positions), None)
+    start_at, end_at = positions.get("start_time", blank), positions.get("end_time", blank)
+    # The token counts of a row, in the order they are checked (and their errors listed).
+    counted = tuple(
+        (column, at(column))
+        for column in (
+            "input_tokens",
+            "input_cached_tokens",
+            "input_cache_write_tokens",
+            "output_tokens",
+            "num_model_requests",
+        )
+    )
+    counted_with_uncached = (*counted, ("input_uncached_tokens", uncached_at))
+    counted_with_audio = (
+        *counted,
+        ("input_audio_tokens", at("input_audio_tokens")),
+        ("output_audio_tokens", at("output_audio_tokens")),
+    )
+    # An export has a few hundred distinct days: each distinct time cell is parsed once.
+    moments: dict[str, datetime] = {}
+
+    def moment_of(value: str, column: str, row_number: int) -> datetime | None:
+        moment = parse_epoch(value, row=row_number, column=column, errors=errors)
+        if moment is not None:
+            moments[value] = moment
+        return moment
+
+    for row_number, values in counted_cell_rows(reader, stats):
+        values.append("")  # the blank cell of every missing column (see above)
+        model = values[model_at]
+        no_model = is_null(model)
+        if no_model and is_null(values[input_at]) and is_null(values[output_at]):
             stats.skip("empty time bucket (no usage that day)")
             continue
+        if missing_time:
+            raise IngestError(
+                [
+                    RowError(
+                        row=1,
+                        column=missing_time,
+                        message="column is missing; expected an OpenAI usage export with start_time and end_time",
+                    )
+                ]
+            )
         before = len(errors)
-        start = parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
-        end = parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
-
-        def count(column: str, row_number: int = row_number, row: dict[str, str] = row) -> int:
-            return parse_token_count(row.get(column), row=row_number, column=column, errors=errors)
-
-        input_all = count("input_tokens")
-        cached = count("input_cached_tokens")
-        cache_write = count("input_cache_write_tokens")
-        output = count("output_tokens")
-        requests = count("num_model_requests")
-        if new_schema:
-            if not is_null(row.get("input_uncached_tokens")):
-                uncached = count("input_uncached_tokens")
-            else:
-                uncached = input_all - cached - cache_write
+        start = moments.get(values[start_at])
+        if start is None:
+            start = moment_of(values[start_at], "start_time", row_number)
+        end = moments.get(values[end_at])
+        if end is None:
+            end = moment_of(values[end_at], "end_time", row_number)
+        if not new_schema:
+            counts = parse_token_counts(values, counted_with_audio, row=row_number, errors=errors)
+        elif is_null(values[uncached_at]):
+            counts = parse_token_counts(values, counted, row=row_number, errors=errors)
         else:
+            counts = parse_token_counts(values, counted_with_uncached, row=row_number, errors=errors)
+        input_all, cached, cache_write, output, requests = counts[:5]
+        if not new_schema:
             # Older schema: input_tokens and output_tokens were text only; audio came on top.
-            uncached = input_all - cached - cache_write + count("input_audio_tokens")
-            output += count("output_audio_tokens")
+            uncached = input_all - cached - cache_write + counts[5]
+            output += counts[6]
+        elif len(counts) > 5:
+            uncached = counts[5]
+        else:
+            uncached = input_all - cached - cache_write
         if uncached < 0:
             errors.append(
                 RowError(
@@ -85,14 +151,17 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
                     f"({cache_write}) tokens; expected input_tokens to include both",
                 )
             )
-        if is_null(row.get("model")):
+        if no_model:
             errors.append(RowError(row=row_number, column="model", message="is empty; expected a model id"))
         if len(errors) > before or start is None or end is None:
             continue
-        batch = (row.get("batch") or "").strip().lower() == "true"
-        tier = (row.get("service_tier") or "").strip() or "default"
-        user_id = (row.get("user_id") or "").strip()
-        first = True
+        model_raw = model.strip()
+        batch = values[batch_at].strip().lower() == "true"
+        service_tier = "batch" if batch else (values[tier_at].strip() or "default")
+        project = values[project_at].strip()
+        api_key = values[key_at].strip()
+        user_id = values[user_at].strip()
+        row_requests: int | None = requests  # counted once per source row, on its first token line
         for token_type, quantity in (
             ("input", uncached),
             ("output", output),
@@ -100,21 +169,20 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             ("cache_write", cache_write),
         ):
             if quantity:
-                # Requests are counted once per source row, on its first token line.
                 yield CanonicalRecord(
                     period_start=start,
                     period_end=end,
                     provider="openai",
-                    model_raw=row["model"].strip(),
+                    model_raw=model_raw,
                     token_type=token_type,
                     quantity=quantity,
                     source_row=row_number,
-                    requests=requests if first else None,
-                    project=(row.get("project_id") or "").strip(),
-                    api_key=(row.get("api_key_id") or "").strip(),
-                    service_tier="batch" if batch else tier,
+                    requests=row_requests,
+                    project=project,
+                    api_key=api_key,
+                    service_tier=service_tier,
                     tags={"user_id": user_id} if user_id else {},
                 )
-                first = False
+                row_requests = None
     if errors:
         raise IngestError(errors)

@@ -186,3 +186,29 @@ def test_format_version_names_the_schema_generation(header: str, version: str) -
     _, stats = parse_text(header + "\n")
 
     assert stats.format_version == version
+
+
+def test_a_forced_format_without_a_time_column_fails_with_a_clear_message() -> None:
+    header = OLD_HEADER.replace("end_time,", "", 1)  # what --format openai_usage could be given
+    row = (
+        "1735689600,2025-01-01T00:00:00+00:00,2025-01-02T00:00:00+00:00,proj_a,3,,key_a,gpt-4o,False,default,10,5,0,0,0"
+    )
+
+    with pytest.raises(IngestError) as raised:
+        parse_text(f"{header}\n{row}\n")
+
+    [error] = raised.value.errors
+    assert (error.row, error.column) == (1, "end_time")
+    assert error.message == "column is missing; expected an OpenAI usage export with start_time and end_time"
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("12", 12), ("12.0", 12), (" 12 ", 12), ("1e3", 1000), ("", 0), ("0012", 12)],
+)
+def test_token_counts_read_the_same_through_the_fast_path_and_the_full_parser(cell, expected) -> None:
+    row = f"{DAY},proj_a,1,,key_a,gpt-4o,False,default,{cell},5,0,0,0"
+
+    records, _ = parse_text(f"{OLD_HEADER}\n{row}\n")
+
+    assert totals(records).get("input", 0) == expected
