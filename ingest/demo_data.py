@@ -15,6 +15,10 @@ The synthetic usage has the features a forecaster has to cope with: a weekday/we
 compound monthly growth, launch steps, holiday dips, lognormal day-to-day noise, model migrations
 that follow real OpenAI snapshot release dates, prompt caching, cache writes and Batch API traffic.
 
+OpenAI projects and the other providers' streams share one volume model (``_daily_volume``,
+``_split_tokens``), and every writer hands a month's rows to one monthly CSV writer
+(``_write_monthly_exports``).
+
 Pure Python (standard library only, no Django). Output is deterministic for a given seed: every
 random draw comes from a ``random.Random`` seeded by (seed, project or stream, day).
 """
@@ -27,11 +31,12 @@ import hashlib
 import io
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 __all__ = [
     "ANTHROPIC_HEADER",
@@ -349,13 +354,63 @@ def _noise(rng: random.Random, sigma: float) -> float:
     return rng.lognormvariate(-sigma * sigma / 2, sigma)
 
 
+class _UsageShape(Protocol):
+    """What an OpenAI project and another provider's stream share: the shape of their daily volume and mix."""
+
+    @property
+    def base_daily_tokens(self) -> int: ...
+    @property
+    def monthly_growth(self) -> float: ...
+    @property
+    def launch_day(self) -> int | None: ...
+    @property
+    def launch_factor(self) -> float: ...
+    @property
+    def weekend_factor(self) -> float: ...
+    @property
+    def cached_share(self) -> float: ...
+    @property
+    def cache_write_share(self) -> float: ...
+
+
+def _daily_volume(shape: _UsageShape, rng: random.Random, day: date, offset: int) -> float:
+    """Input + output tokens on ``day`` (``offset`` days into the series): growth, launch step, calendar, noise."""
+    volume = shape.base_daily_tokens * (1.0 + shape.monthly_growth) ** (offset / DAYS_PER_MONTH)
+    if shape.launch_day is not None and offset >= shape.launch_day:
+        volume *= shape.launch_factor
+    volume *= _calendar_factor(shape.weekend_factor, day) * _noise(rng, DAILY_NOISE_SIGMA)
+    return volume
+
+
+@dataclass(frozen=True)
+class _TokenSplit:
+    """A noisy share of a day's volume split by token type; ``input_tokens`` includes cache reads and writes."""
+
+    total: float
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+
+
+def _split_tokens(
+    rng: random.Random, volume: float, shape: _UsageShape, *, output_ratio: float, max_cached_share: float
+) -> _TokenSplit:
+    """Split ``volume`` (times noise) into input and output by ``output_ratio``, and input into cache reads/writes."""
+    total = volume * _noise(rng, SPLIT_NOISE_SIGMA)
+    ratio = output_ratio * _noise(rng, SPLIT_NOISE_SIGMA)
+    input_tokens = round(total / (1.0 + ratio))
+    output_tokens = round(total - input_tokens)
+    cached = round(input_tokens * min(max_cached_share, shape.cached_share * _noise(rng, SPLIT_NOISE_SIGMA)))
+    cache_write = round(input_tokens * shape.cache_write_share * _noise(rng, SPLIT_NOISE_SIGMA))
+    cache_write = min(cache_write, input_tokens - cached)
+    return _TokenSplit(total, input_tokens, output_tokens, cached, cache_write)
+
+
 def _project_rows(project: DemoProject, day: date, offset: int, seed: int) -> Iterator[UsageRow]:
     rng = random.Random(f"{seed}:{project.project_id}:{day.isoformat()}")
     shares = model_shares(project.models, day, lag_days=project.adoption_lag_days)
-    volume = project.base_daily_tokens * (1.0 + project.monthly_growth) ** (offset / DAYS_PER_MONTH)
-    if project.launch_day is not None and offset >= project.launch_day:
-        volume *= project.launch_factor
-    volume *= _calendar_factor(project.weekend_factor, day) * _noise(rng, DAILY_NOISE_SIGMA)
+    volume = _daily_volume(project, rng, day, offset)
 
     key_shares = [1.0 - SECONDARY_KEY_SHARE * (len(project.api_keys) - 1)]
     key_shares += [SECONDARY_KEY_SHARE] * (len(project.api_keys) - 1)
@@ -369,15 +424,15 @@ def _project_rows(project: DemoProject, day: date, offset: int, seed: int) -> It
             output_ratio *= REASONING_OUTPUT_FACTOR
         for key_suffix, key_share in zip(project.api_keys, key_shares, strict=True):
             for batch, batch_share in batch_modes:
-                total = volume * model_share * key_share * batch_share * _noise(rng, SPLIT_NOISE_SIGMA)
-                ratio = output_ratio * _noise(rng, SPLIT_NOISE_SIGMA)
-                input_tokens = round(total / (1.0 + ratio))
-                output_tokens = round(total - input_tokens)
-                cached = round(input_tokens * min(0.9, project.cached_share * _noise(rng, SPLIT_NOISE_SIGMA)))
-                cache_write = round(input_tokens * project.cache_write_share * _noise(rng, SPLIT_NOISE_SIGMA))
-                cache_write = min(cache_write, input_tokens - cached)
-                requests = round(total / project.tokens_per_request * _noise(rng, SPLIT_NOISE_SIGMA))
-                if input_tokens <= 0 and output_tokens <= 0:
+                split = _split_tokens(
+                    rng,
+                    volume * model_share * key_share * batch_share,
+                    project,
+                    output_ratio=output_ratio,
+                    max_cached_share=0.9,
+                )
+                requests = round(split.total / project.tokens_per_request * _noise(rng, SPLIT_NOISE_SIGMA))
+                if split.input_tokens <= 0 and split.output_tokens <= 0:
                     continue
                 yield UsageRow(
                     day=day,
@@ -387,10 +442,10 @@ def _project_rows(project: DemoProject, day: date, offset: int, seed: int) -> It
                     model=model,
                     batch=batch,
                     num_model_requests=max(1, requests),
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
-                    input_cached_tokens=cached,
-                    input_cache_write_tokens=cache_write,
+                    input_tokens=split.input_tokens,
+                    output_tokens=split.output_tokens,
+                    input_cached_tokens=split.cached_tokens,
+                    input_cache_write_tokens=split.cache_write_tokens,
                 )
 
 
@@ -398,10 +453,15 @@ def generate_usage_rows(
     start: date, end: date, *, seed: int = 7, projects: Sequence[DemoProject] = DEMO_PROJECTS
 ) -> Iterator[UsageRow]:
     """Every daily row from ``start`` to ``end`` inclusive, ordered by day, then project."""
-    for offset in range((end - start).days + 1):
-        day = start + timedelta(days=offset)
+    for offset, day in _series_days(start, end):
         for project in projects:
             yield from _project_rows(project, day, offset, seed)
+
+
+def _series_days(start: date, end: date) -> Iterator[tuple[int, date]]:
+    """(offset from ``start``, day) for every day of ``start..end`` inclusive."""
+    for offset in range((end - start).days + 1):
+        yield offset, start + timedelta(days=offset)
 
 
 def series_start(end: date, months: int) -> date:
@@ -411,23 +471,37 @@ def series_start(end: date, months: int) -> date:
     return _add_months(date(end.year, end.month, 1), -(months - 1))
 
 
-def _write_monthly_csv(
+# The CSV rows of one month, given that month's (offset into the series, day) pairs.
+_MonthRows = Callable[[Sequence[tuple[int, date]]], Iterable[list[str]]]
+
+
+def _day_by_day(rows_for_day: Callable[[int, date], Iterable[list[str]]]) -> _MonthRows:
+    """A month's rows as the rows of each of its days in turn (``rows_for_day`` takes the offset and the day)."""
+    return lambda days: (row for offset, day in days for row in rows_for_day(offset, day))
+
+
+def _write_monthly_exports(
     directory: Path,
     *,
-    start: date,
     end: date,
+    months: int,
     header: Sequence[str],
-    rows_by_month: dict[tuple[int, int], list[list[str]]],
     filename: Callable[[date, date], str],
+    month_rows: _MonthRows,
 ) -> list[Path]:
-    """Write one CSV per calendar month of ``start..end`` (header, then that month's rows); return the paths."""
+    """Write one CSV per calendar month of the series (header, then that month's rows); return the paths by month.
+
+    The months are those of ``write_openai_usage_exports``; ``filename`` gets the first and last day a file covers.
+    """
+    start = series_start(end, months)
     directory.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for first, last in month_spans(start, end):
+        days = [((day - start).days, day) for _, day in _series_days(first, last)]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows_by_month.get((first.year, first.month), []))
+        writer.writerows(month_rows(days))
         path = directory / filename(first, last)
         path.write_bytes(buffer.getvalue().encode("utf-8"))
         paths.append(path)
@@ -448,13 +522,20 @@ def write_openai_usage_exports(
     ``months - 1`` months before ``end``'s month through ``end`` inclusive, so the last file is
     partial unless ``end`` is a month end. Each file is named after the days it covers.
     """
-    start = series_start(end, months)
-    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
-    for row in generate_usage_rows(start, end, seed=seed, projects=projects):
-        rows_by_month.setdefault((row.day.year, row.day.month), []).append(row.as_csv_fields())
-    return _write_monthly_csv(
-        directory, start=start, end=end, header=HEADER, rows_by_month=rows_by_month, filename=export_filename
+    return _write_monthly_exports(
+        directory,
+        end=end,
+        months=months,
+        header=HEADER,
+        filename=export_filename,
+        month_rows=_day_by_day(lambda offset, day: _openai_day_rows(projects, day, offset, seed)),
     )
+
+
+def _openai_day_rows(projects: Sequence[DemoProject], day: date, offset: int, seed: int) -> Iterator[list[str]]:
+    for project in projects:
+        for row in _project_rows(project, day, offset, seed):
+            yield row.as_csv_fields()
 
 
 # --- Other providers: Anthropic Console, AWS CUR 2.0 (Bedrock), FOCUS (Azure OpenAI) --------------
@@ -522,33 +603,19 @@ def _stream_shares(stream: DemoStream, day: date) -> dict[str, float]:
 
 def _stream_usage(stream: DemoStream, day: date, offset: int, seed: int) -> Iterator[DailyUsage]:
     rng = random.Random(f"{seed}:{stream.key}:{day.isoformat()}")
-    volume = stream.base_daily_tokens * (1.0 + stream.monthly_growth) ** (offset / DAYS_PER_MONTH)
-    if stream.launch_day is not None and offset >= stream.launch_day:
-        volume *= stream.launch_factor
-    volume *= _calendar_factor(stream.weekend_factor, day) * _noise(rng, DAILY_NOISE_SIGMA)
+    volume = _daily_volume(stream, rng, day, offset)
     for model, share in _stream_shares(stream, day).items():
-        total = volume * share * _noise(rng, SPLIT_NOISE_SIGMA)
-        ratio = stream.output_ratio * _noise(rng, SPLIT_NOISE_SIGMA)
-        all_input = round(total / (1.0 + ratio))
-        output_tokens = round(total - all_input)
-        cached = round(all_input * min(0.95, stream.cached_share * _noise(rng, SPLIT_NOISE_SIGMA)))
-        cache_write = round(all_input * stream.cache_write_share * _noise(rng, SPLIT_NOISE_SIGMA))
-        cache_write = min(cache_write, all_input - cached)
-        if all_input <= 0 and output_tokens <= 0:
+        split = _split_tokens(rng, volume * share, stream, output_ratio=stream.output_ratio, max_cached_share=0.95)
+        if split.input_tokens <= 0 and split.output_tokens <= 0:
             continue
         yield DailyUsage(
             day=day,
             model=model,
-            input_tokens=all_input - cached - cache_write,
-            output_tokens=output_tokens,
-            cached_tokens=cached,
-            cache_write_tokens=cache_write,
+            input_tokens=split.input_tokens - split.cached_tokens - split.cache_write_tokens,
+            output_tokens=split.output_tokens,
+            cached_tokens=split.cached_tokens,
+            cache_write_tokens=split.cache_write_tokens,
         )
-
-
-def _days(start: date, end: date) -> Iterator[tuple[int, date]]:
-    for offset in range((end - start).days + 1):
-        yield offset, start + timedelta(days=offset)
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -681,21 +748,23 @@ def write_anthropic_token_exports(
 
     Daily rows per workspace and model, months as in ``write_openai_usage_exports``.
     """
-    start = series_start(end, months)
-    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
-    for offset, day in _days(start, end):
-        for workspace in workspaces:
-            rng = random.Random(f"{seed}:{workspace.usage.key}:searches:{day.isoformat()}")
-            for usage in _stream_usage(workspace.usage, day, offset, seed):
-                rows_by_month.setdefault((day.year, day.month), []).append(_anthropic_row(workspace, usage, rng))
-    return _write_monthly_csv(
+    return _write_monthly_exports(
         directory,
-        start=start,
         end=end,
+        months=months,
         header=ANTHROPIC_HEADER,
-        rows_by_month=rows_by_month,
         filename=lambda first, _last: anthropic_export_filename(first),
+        month_rows=_day_by_day(lambda offset, day: _anthropic_day_rows(workspaces, day, offset, seed)),
     )
+
+
+def _anthropic_day_rows(
+    workspaces: Sequence[AnthropicWorkspace], day: date, offset: int, seed: int
+) -> Iterator[list[str]]:
+    for workspace in workspaces:
+        rng = random.Random(f"{seed}:{workspace.usage.key}:searches:{day.isoformat()}")
+        for usage in _stream_usage(workspace.usage, day, offset, seed):
+            yield _anthropic_row(workspace, usage, rng)
 
 
 # AWS Cost and Usage Report 2.0 with Amazon Bedrock (reference/export-formats.md section 8).
@@ -877,64 +946,73 @@ def _bedrock_lines(bedrock: BedrockStream, usage: DailyUsage) -> Iterator[_CurLi
         if tokens <= 0:
             continue
         rate = BEDROCK_RATES_PER_1K[usage.model][token_type]
-        amount = Decimal(tokens) / 1000  # usage_amount is in the pricing unit, 1K tokens
         suffix, words = _BEDROCK_USAGE_SUFFIX[token_type]
-        yield _CurLine(
-            line_item_type="Usage",
-            start=usage.day,
-            end=usage.day + timedelta(days=1),
-            product_code="AmazonBedrock",
-            usage_type=f"USE1-{usage.model}-{suffix}",
-            operation="InvokeModelInference",
-            resource_id=bedrock.resource_id,
-            amount=amount,
+        yield _aws_usage_line(
+            usage.day,
+            ("AmazonBedrock", "Amazon Bedrock"),
+            (f"USE1-{usage.model}-{suffix}", "InvokeModelInference", bedrock.resource_id),
+            amount=Decimal(tokens) / 1000,  # usage_amount is in the pricing unit, 1K tokens
             rate=rate,
-            cost=amount * rate,
-            description=f"${_decimal_text(rate)} per 1K {words} tokens for {usage.model} in US East (N. Virginia)",
-            product_name="Amazon Bedrock",
             pricing_unit="1K tokens",
-            tags=_AWS_TAGS,
+            description=f"${_decimal_text(rate)} per 1K {words} tokens for {usage.model} in US East (N. Virginia)",
         )
+
+
+def _aws_usage_line(
+    day: date,
+    product: tuple[str, str],
+    usage: tuple[str, str, str],
+    *,
+    amount: Decimal,
+    rate: Decimal,
+    pricing_unit: str,
+    description: str,
+) -> _CurLine:
+    """A day's Usage line item of the analytics account, costed at ``rate`` per ``pricing_unit``.
+
+    ``product`` is (product code, product name); ``usage`` is (usage type, operation, resource id).
+    """
+    product_code, product_name = product
+    usage_type, operation, resource_id = usage
+    return _CurLine(
+        line_item_type="Usage",
+        start=day,
+        end=day + timedelta(days=1),
+        product_code=product_code,
+        usage_type=usage_type,
+        operation=operation,
+        resource_id=resource_id,
+        amount=amount,
+        rate=rate,
+        cost=amount * rate,
+        description=description,
+        product_name=product_name,
+        pricing_unit=pricing_unit,
+        tags=_AWS_TAGS,
+    )
 
 
 def _other_aws_lines(day: date, offset: int) -> Iterator[_CurLine]:
     """A data lake bucket and an always-on instance: rows the Bedrock parser skips."""
     stored_gb = Decimal(round(2_400 * 1.03 ** (offset / DAYS_PER_MONTH)))
     days_in_month = (_add_months(date(day.year, day.month, 1), 1) - timedelta(days=1)).day
-    gb_months = (stored_gb / days_in_month).quantize(Decimal("1e-8"))
-    storage_rate = Decimal("0.023")
-    yield _CurLine(
-        line_item_type="Usage",
-        start=day,
-        end=day + timedelta(days=1),
-        product_code="AmazonS3",
-        usage_type="USE1-TimedStorage-ByteHrs",
-        operation="StandardStorage",
-        resource_id="tokencast-demo-analytics-lake",
-        amount=gb_months,
-        rate=storage_rate,
-        cost=gb_months * storage_rate,
-        description="$0.023 per GB - first 50 TB / month of storage used",
-        product_name="Amazon Simple Storage Service",
+    yield _aws_usage_line(
+        day,
+        ("AmazonS3", "Amazon Simple Storage Service"),
+        ("USE1-TimedStorage-ByteHrs", "StandardStorage", "tokencast-demo-analytics-lake"),
+        amount=(stored_gb / days_in_month).quantize(Decimal("1e-8")),
+        rate=Decimal("0.023"),
         pricing_unit="GB-Mo",
-        tags=_AWS_TAGS,
+        description="$0.023 per GB - first 50 TB / month of storage used",
     )
-    instance_rate = Decimal("0.384")
-    yield _CurLine(
-        line_item_type="Usage",
-        start=day,
-        end=day + timedelta(days=1),
-        product_code="AmazonEC2",
-        usage_type="USE1-BoxUsage:m5.2xlarge",
-        operation="RunInstances",
-        resource_id="i-0c4f9a2e7b1d35e68",
+    yield _aws_usage_line(
+        day,
+        ("AmazonEC2", "Amazon Elastic Compute Cloud"),
+        ("USE1-BoxUsage:m5.2xlarge", "RunInstances", "i-0c4f9a2e7b1d35e68"),
         amount=Decimal(24),
-        rate=instance_rate,
-        cost=24 * instance_rate,
-        description="$0.384 per On Demand Linux m5.2xlarge Instance Hour",
-        product_name="Amazon Elastic Compute Cloud",
+        rate=Decimal("0.384"),
         pricing_unit="Hrs",
-        tags=_AWS_TAGS,
+        description="$0.384 per On Demand Linux m5.2xlarge Instance Hour",
     )
 
 
@@ -976,31 +1054,32 @@ def write_bedrock_cur2_exports(
     ``line_item_usage_amount`` of token lines is in thousands (``pricing_unit`` ``1K tokens``) and the
     unblended cost is that amount times the on-demand rate.
     """
-    start = series_start(end, months)
-    lines_by_month: dict[tuple[int, int], list[_CurLine]] = {}
-    for offset, day in _days(start, end):
-        month = lines_by_month.setdefault((day.year, day.month), [])
-        for stream in streams:
-            for usage in _stream_usage(stream.usage, day, offset, seed):
-                month.extend(_bedrock_lines(stream, usage))
-        month.extend(_other_aws_lines(day, offset))
-    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
-    for first, _last in month_spans(start, end):
-        first_of_month = date(first.year, first.month, 1)
-        next_first = _add_months(first_of_month, 1)
-        lines = lines_by_month.get((first.year, first.month), [])
-        rows_by_month[(first.year, first.month)] = [
-            _cur_fields(line, first=first_of_month, next_first=next_first, seed=seed)
-            for line in (*lines, *_tax_lines(lines, first_of_month, next_first))
-        ]
-    return _write_monthly_csv(
+    return _write_monthly_exports(
         directory,
-        start=start,
         end=end,
+        months=months,
         header=CUR2_HEADER,
-        rows_by_month=rows_by_month,
         filename=lambda first, _last: cur2_export_filename(first),
+        month_rows=lambda days: _cur2_month_rows(streams, days, seed),
     )
+
+
+def _cur2_month_rows(streams: Sequence[BedrockStream], days: Sequence[tuple[int, date]], seed: int) -> list[list[str]]:
+    """A month's daily line items, then its tax lines, as CUR 2.0 rows."""
+    first = date(days[0][1].year, days[0][1].month, 1)
+    next_first = _add_months(first, 1)
+    lines = [line for offset, day in days for line in _aws_day_lines(streams, day, offset, seed)]
+    return [
+        _cur_fields(line, first=first, next_first=next_first, seed=seed)
+        for line in (*lines, *_tax_lines(lines, first, next_first))
+    ]
+
+
+def _aws_day_lines(streams: Sequence[BedrockStream], day: date, offset: int, seed: int) -> Iterator[_CurLine]:
+    for stream in streams:
+        for usage in _stream_usage(stream.usage, day, offset, seed):
+            yield from _bedrock_lines(stream, usage)
+    yield from _other_aws_lines(day, offset)
 
 
 # FOCUS 1.2 export from Azure Cost Management, with Azure OpenAI (reference/export-formats.md sections 10-11).
@@ -1348,30 +1427,28 @@ def write_focus_exports(
     Token rows are metered as Azure writes them: ``ConsumedQuantity`` in tokens with unit ``Units``,
     ``PricingQuantity`` in blocks of ``x_PricingBlockSize`` tokens, cost = blocks x unit price, in USD.
     """
-    start = series_start(end, months)
-    rows_by_month: dict[tuple[int, int], list[list[str]]] = {}
-    for offset, day in _days(start, end):
-        first = date(day.year, day.month, 1)
-        next_first = _add_months(first, 1)
-        invoice_id = f"G0{_line_item_id(seed, 'invoice', first)[:8].upper()}"
-        charges = [
-            charge
-            for account in accounts
-            for usage in _stream_usage(account.usage, day, offset, seed)
-            for charge in _azure_token_charges(account, usage)
-        ]
-        charges += _azure_other_charges(day)
-        rows_by_month.setdefault((day.year, day.month), []).extend(
-            _focus_fields(charge, first=first, next_first=next_first, invoice_id=invoice_id) for charge in charges
-        )
-    return _write_monthly_csv(
+    return _write_monthly_exports(
         directory,
-        start=start,
         end=end,
+        months=months,
         header=FOCUS_HEADER,
-        rows_by_month=rows_by_month,
         filename=lambda first, _last: focus_export_filename(first),
+        month_rows=_day_by_day(lambda offset, day: _focus_day_rows(accounts, day, offset, seed)),
     )
+
+
+def _focus_day_rows(accounts: Sequence[AzureOpenAIAccount], day: date, offset: int, seed: int) -> list[list[str]]:
+    first = date(day.year, day.month, 1)
+    next_first = _add_months(first, 1)
+    invoice_id = f"G0{_line_item_id(seed, 'invoice', first)[:8].upper()}"
+    charges = [
+        charge
+        for account in accounts
+        for usage in _stream_usage(account.usage, day, offset, seed)
+        for charge in _azure_token_charges(account, usage)
+    ]
+    charges += _azure_other_charges(day)
+    return [_focus_fields(charge, first=first, next_first=next_first, invoice_id=invoice_id) for charge in charges]
 
 
 def demo_allocations() -> list[tuple[str, str, str]]:
