@@ -107,3 +107,16 @@ def test_today_is_the_default_day(api_client_for, viewer) -> None:
     response = api_client_for(viewer).get("/api/v1/prices/", {"model": "gpt-4o", "provider": "openai"})
 
     assert response.json()["on"] == timezone.now().date().isoformat()
+
+
+def test_organizations_lists_only_the_callers_with_their_settings(
+    api_client_for, viewer, organization, outsider
+) -> None:
+    organization.holiday_country = "DE"
+    organization.save()
+
+    response = api_client_for(viewer).get("/api/v1/organizations/")
+
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [(row["slug"], row["reporting_currency"], row["holiday_country"]) for row in rows] == [("acme", "USD", "DE")]
