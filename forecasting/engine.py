@@ -347,51 +347,68 @@ def forecast_daily(
         return _result(future_ds, yhat, bands, widths, model_name, reason, n_days, clean)
 
     requested = model or DEFAULT_MODEL
-    reuse_note = ""
-    if prophet_fit is not None and requested in PROPHET_MODELS:
-        prophet_fit, reuse_note = reusable_prophet_fit(prophet_fit, y, clean.ds[0], horizon, holiday_country)
-    used_form = None
     try:
-        if requested == "ets":
-            ets_points, used_form = _ets_points(y, horizon, ets_form)
-            points, used_fit = {"ets": ets_points}, None
-            if ets_form and used_form == ets_form:
-                reuse_note = "form kept from its last model selection"
-        else:
-            # A new fit keeps components for the longest horizon, so a later run of any horizon can reuse it.
-            points, used_fit = _points_and_fit(
-                y,
-                clean.ds[0],
-                horizon,
-                [requested],
-                prophet_fit,
-                fit_days=MAX_HORIZON_DAYS,
-                holiday_country=holiday_country,
-            )
-        served = requested
+        served = _fit_requested(requested, y, clean.ds[0], horizon, prophet_fit, holiday_country, ets_form)
         failure = ""
     except Exception as exc:  # any fitting failure must degrade to the weekly profile, never crash the service
         logger.warning(
             "%s failed on %d days of history, falling back to the weekly profile", requested, n_days, exc_info=True
         )
-        points = predict_points(y, clean.ds[0], horizon, ["weekly_profile"])
-        used_fit, used_form = None, None
-        served = "weekly_profile"
+        served = _Served(
+            "weekly_profile", predict_points(y, clean.ds[0], horizon, ["weekly_profile"])["weekly_profile"]
+        )
         failure = f"{requested} failed ({type(exc).__name__}): "
 
-    yhat = points[served]
+    yhat = served.yhat
     capped = _cap(yhat, y)
-    bands = interval_bands(served, y, yhat, widths)
-    reason = failure + _model_description(served, y, holiday_country)
-    if used_form:
-        reason += f": {used_form}"
+    bands = interval_bands(served.model_name, y, yhat, widths)
+    reason = failure + _model_description(served.model_name, y, holiday_country)
+    if served.ets_form:
+        reason += f": {served.ets_form}"
     if model is not None and not failure:
         reason += " (requested)"
-    if reuse_note and not failure:
-        reason += f"; {reuse_note}"
+    if served.reuse_note:
+        reason += f"; {served.reuse_note}"
     if capped:
         reason += f", capped at {MAX_GROWTH_FACTOR:g}x the largest day of history"
-    return _result(future_ds, yhat, bands, widths, served, reason, n_days, clean, used_fit, used_form)
+    return _result(
+        future_ds, yhat, bands, widths, served.model_name, reason, n_days, clean, served.prophet_fit, served.ets_form
+    )
+
+
+@dataclass(frozen=True)
+class _Served:
+    """The point forecast of the model that served, with the fit it used and a note on what it reused."""
+
+    model_name: str
+    yhat: FloatArray
+    prophet_fit: ProphetFit | None = None
+    ets_form: str | None = None
+    reuse_note: str = ""
+
+
+def _fit_requested(
+    requested: str,
+    y: FloatArray,
+    first_day: pd.Timestamp,
+    horizon: int,
+    prophet_fit: ProphetFit | None,
+    holiday_country: str,
+    ets_form: str | None,
+) -> _Served:
+    """The ``requested`` model's forecast, reusing an earlier Prophet fit or AutoETS form where it still holds."""
+    if requested == "ets":
+        yhat, used_form = _ets_points(y, horizon, ets_form)
+        note = "form kept from its last model selection" if ets_form and used_form == ets_form else ""
+        return _Served(requested, yhat, ets_form=used_form, reuse_note=note)
+    note = ""
+    if prophet_fit is not None and requested in PROPHET_MODELS:
+        prophet_fit, note = reusable_prophet_fit(prophet_fit, y, first_day, horizon, holiday_country)
+    # A new fit keeps components for the longest horizon, so a later run of any horizon can reuse it.
+    points, used_fit = _points_and_fit(
+        y, first_day, horizon, [requested], prophet_fit, fit_days=MAX_HORIZON_DAYS, holiday_country=holiday_country
+    )
+    return _Served(requested, points[requested], prophet_fit=used_fit, reuse_note=note)
 
 
 def band_column_names(interval_width: float) -> tuple[str, str]:
