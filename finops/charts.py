@@ -1,30 +1,60 @@
-"""Server-side price-history chart (SVG via matplotlib): one step line per token type.
+"""Server-side charts (SVG via matplotlib): the shared renderer, and the price-history chart.
 
-Rendered on the server so the admin needs no JavaScript library and nothing from a CDN.
+Rendered on the server so the admin needs no JavaScript library and nothing from a CDN. ``render_svg`` holds what
+every chart shares (headless backend, date axis, title, grid, legend, SVG without its XML prolog);
+``forecasting.charts`` draws the forecast chart with it.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any, Literal
 
 COLORS = {"input": "#1d4ed8", "output": "#b91c1c", "cached_input": "#047857", "cache_write": "#a16207"}
+
+
+def render_svg(
+    draw: Callable[[Any], None],
+    *,
+    figsize: tuple[float, float],
+    title: str,
+    ylabel: str,
+    legend_loc: Literal["best", "upper left"],
+) -> str:
+    """An SVG chart: ``draw(axes)`` plots on a date x axis; the title, y label, grid and legend are added here."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=figsize, dpi=100)
+    try:
+        draw(axes)
+        axes.xaxis_date()
+        axes.set_title(title, fontsize=11)
+        axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.25)
+        axes.legend(loc=legend_loc, fontsize=9)
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg")
+    finally:
+        plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
 
 
 def price_history_chart_svg(*, series: Mapping[str, Sequence[tuple[date, Decimal]]], title: str, until: date) -> str:
     """An SVG step chart of USD per million tokens: ``series`` maps a label (token type, with its cache TTL
     if any) to its (effective date, price) steps; each line runs flat to ``until`` (marked: today in the
     admin), or to its last step when that is later (a scheduled change)."""
-    import matplotlib
     import matplotlib.dates as mdates
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(10, 3.6), dpi=100)
-    try:
+    def draw(axes: Any) -> None:
         for label, steps in series.items():
             if not steps:
                 continue
@@ -40,17 +70,6 @@ def price_history_chart_svg(*, series: Mapping[str, Sequence[tuple[date, Decimal
                 label=label,
             )
         axes.axvline(mdates.date2num(until), color="#6b7280", linewidth=0.8, linestyle="--", label=f"{until}")
-        axes.xaxis_date()
-        axes.set_title(title, fontsize=11)
-        axes.set_ylabel("USD per million tokens")
         axes.set_ylim(bottom=0)
-        axes.grid(alpha=0.25)
-        axes.legend(loc="best", fontsize=9)
-        figure.autofmt_xdate()
-        figure.tight_layout()
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg")
-    finally:
-        plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+
+    return render_svg(draw, figsize=(10, 3.6), title=title, ylabel="USD per million tokens", legend_loc="best")

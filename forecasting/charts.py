@@ -1,13 +1,13 @@
-"""Server-side charts (SVG via matplotlib): actual daily history plus forecast with its interval band.
-
-Rendered on the server so the admin needs no JavaScript library and nothing from a CDN.
-"""
+"""Server-side forecast chart (SVG via matplotlib, ``finops.charts.render_svg``): actual daily history plus the
+forecast with its interval band."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
+
+from finops.charts import render_svg
 
 
 def forecast_chart_svg(
@@ -18,15 +18,10 @@ def forecast_chart_svg(
     interval_label: str,
 ) -> str:
     """An SVG line chart: history (dates, tokens) and forecast (date, yhat, lower, upper) with a band."""
-    import matplotlib
     import matplotlib.dates as mdates
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    figure, axes = plt.subplots(figsize=(11, 4.2), dpi=100)
-    try:
+    def draw(axes: Any) -> None:
         if history:
             axes.plot(
                 mdates.date2num([d for d, _ in history]),
@@ -47,20 +42,9 @@ def forecast_chart_svg(
                 label=interval_label,
             )
             axes.plot(days, [row[1] for row in forecast], color="#1d4ed8", linewidth=1.4, label="forecast")
-        axes.xaxis_date()
-        axes.set_title(title, fontsize=11)
-        axes.set_ylabel("tokens per day")
         axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _human(value)))
-        axes.grid(alpha=0.25)
-        axes.legend(loc="upper left", fontsize=9)
-        figure.autofmt_xdate()
-        figure.tight_layout()
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg")
-    finally:
-        plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+
+    return render_svg(draw, figsize=(11, 4.2), title=title, ylabel="tokens per day", legend_loc="upper left")
 
 
 def _human(value: float) -> str:
