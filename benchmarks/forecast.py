@@ -72,6 +72,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks._harness import start_database, start_redis, stop_database  # noqa: E402
+from tests.harness import celery_worker_command  # noqa: E402
 
 if TYPE_CHECKING:
     from finops.models import Organization
@@ -346,26 +347,7 @@ class Worker:
         from finops.celery import app
 
         self.node = f"bench-forecast-{os.getpid()}-c{self.concurrency}@{socket.gethostname()}"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "finops",
-            "worker",
-            "-Q",
-            "forecasting,default",
-            "--concurrency",
-            str(self.concurrency),
-            "--pool",
-            "prefork",
-            "--hostname",
-            self.node,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ]
+        command = celery_worker_command(queues="forecasting,default", concurrency=self.concurrency, hostname=self.node)
         with self.log_path.open("ab") as log:
             # Its own session: a Ctrl-C in the terminal reaches this process, which stops the worker in order.
             self.process = subprocess.Popen(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from rest_framework.test import APIClient
 from finops.celery import app as celery_app
 from finops.models import Role
 from tests.factories import MembershipFactory, OrganizationFactory
+from tests.harness import celery_worker_command
 
 # Property tests draw the same examples on every run, so a CI run fails only when the code changed.
 hypothesis_settings.register_profile("tokencast", derandomize=True, database=None)
@@ -78,26 +78,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory) 
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "finops",
-        "worker",
-        "-Q",
-        "ingest,forecasting,default",
-        "--concurrency",
-        "2",
-        "--pool",
-        "prefork",
-        "--hostname",
-        f"test-{os.getpid()}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "INFO",
-    ]
+    command = celery_worker_command(
+        queues="ingest,forecasting,default", concurrency=2, hostname=f"test-{os.getpid()}@%h"
+    )
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90

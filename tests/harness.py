@@ -123,6 +123,30 @@ def start_redis(workdir: Path) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+def celery_worker_command(*, queues: str, concurrency: int, hostname: str) -> list[str]:
+    """The command line of a real prefork ``celery worker`` of this project (tests and benchmarks start one)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "finops",
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "--hostname",
+        hostname,
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "INFO",
+    ]
+
+
 def _stop_everything() -> None:
     while _started:
         process = _started.pop()
