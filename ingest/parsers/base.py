@@ -19,31 +19,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, cast
 
+from finops.catalog import FileError
+
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 MAX_ERRORS = 50
 SNIFF_BYTES = 64 * 1024
 NULL_VALUES = frozenset({"", "null", "NULL", "--"})
 
 
-@dataclass(frozen=True)
-class RowError:
-    """One problem in a file: where (row, column) and what was expected."""
-
-    row: int | None
-    message: str
-    column: str | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-    def __str__(self) -> str:
-        where = []
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column:
-            where.append(f"column {self.column!r}")
-        prefix = ", ".join(where)
-        return f"{prefix}: {self.message}" if prefix else self.message
+# One problem in a file: where (row, column) and what was expected. The price-file importer's record, shared.
+RowError = FileError
 
 
 class IngestError(Exception):
