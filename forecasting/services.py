@@ -31,7 +31,7 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from finops.models import Organization
@@ -249,6 +249,8 @@ class _Earlier:
 def _earlier_fits(run: ForecastRun, series: list[ForecastSeries]) -> dict[tuple[str, str, str, str], _Earlier]:
     """The latest recent backtest and Prophet fit of each series' key (one query per chunk), for reuse."""
     keys = {(item.provider, item.team, item.model, item.token_type) for item in series}
+    if not keys:
+        return {}
     previous_run = (
         ForecastRun.objects.filter(
             organization_id=run.organization_id,
@@ -264,14 +266,17 @@ def _earlier_fits(run: ForecastRun, series: list[ForecastSeries]) -> dict[tuple[
         return {}
     found: dict[tuple[str, str, str, str], _Earlier] = {}
     oldest = timezone.now().date() - MODEL_CHOICE_MAX_AGE
-    rows = ForecastSeries.objects.filter(
-        run=previous_run, status=ForecastSeries.Status.SUCCEEDED, model__in={key[2] for key in keys}
-    ).values_list("provider", "team", "model", "token_type", "backtest", "prophet_fit")
-    for provider, team, model, token_type, backtest, prophet_fit in rows:
-        key = (provider, team, model, token_type)
+    # Exactly this chunk's keys: each stored fit is some 15 kB of JSON, not to be read for other series.
+    same_keys = Q()
+    for provider, team, model, token_type in keys:
+        same_keys |= Q(provider=provider, team=team, model=model, token_type=token_type)
+    rows = ForecastSeries.objects.filter(same_keys, run=previous_run, status=ForecastSeries.Status.SUCCEEDED)
+    for provider, team, model, token_type, backtest, prophet_fit in rows.values_list(
+        "provider", "team", "model", "token_type", "backtest", "prophet_fit"
+    ):
         selected_on = backtest.get("selected_on") if backtest else None
-        if key in keys and backtest.get("selected") and selected_on and date.fromisoformat(selected_on) >= oldest:
-            found[key] = _Earlier(backtest=backtest, prophet_fit=prophet_fit)
+        if backtest.get("selected") and selected_on and date.fromisoformat(selected_on) >= oldest:
+            found[(provider, team, model, token_type)] = _Earlier(backtest=backtest, prophet_fit=prophet_fit)
     return found
 
 
