@@ -7,7 +7,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +24,7 @@ from django.utils.text import get_valid_filename
 
 from finops.models import AllocationRule, Organization, TokenType
 from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book
-from ingest.models import BILLED_COST_BASES, CostBasis, LedgerEntry, Upload
+from ingest.models import BILLED_COST_BASES, LEDGER_SLOTS, CostBasis, LedgerEntry, LedgerLine, Upload, slot_field
 from ingest.normalize import normalize_model
 from ingest.parsers import CanonicalRecord, IngestError, ParseStats, RowError, detect_format, parse_export
 from ingest.signals import upload_succeeded
@@ -153,43 +153,50 @@ def _model_for(aliases: dict[tuple[str, str], str], provider: str, model_raw: st
 
 
 def ledger_reallocate(*, organization: Organization) -> int:
-    """Apply the organization's current allocation rules to all its ledger rows; returns rows allocated.
+    """Apply the organization's current allocation rules to all its ledger lines; returns records allocated.
 
     Rules apply in priority order and the first match wins, as at ingest.
     """
     with transaction.atomic():
-        rows = LedgerEntry.objects.filter(organization=organization)
-        rows.exclude(team=None).update(team=None)
-        allocated = 0
+        lines = LedgerLine.objects.filter(organization=organization)
+        lines.exclude(team=None).update(team=None)
         for rule in allocation_rules_for(organization=organization):
             if rule.dimension == AllocationRule.Dimension.TAG:
                 key, _, wanted = rule.value.partition("=")
-                matching = rows.filter(**{f"tags__{key.strip()}": wanted.strip()})
+                matching = lines.filter(**{f"tags__{key.strip()}": wanted.strip()})
             else:
-                matching = rows.filter(**{rule.dimension: rule.value})
-            allocated += matching.filter(team=None).update(team=rule.team)
-    return allocated
+                matching = lines.filter(**{rule.dimension: rule.value})
+            matching.filter(team=None).update(team=rule.team)
+        return LedgerEntry.objects.filter(organization=organization, team__isnull=False).count()
 
 
 def ledger_renormalize_models(*, organization: Organization) -> int:
-    """Re-derive every ledger row's model id from its exported name (after aliases change); returns rows changed."""
+    """Re-derive every ledger line's model id from its exported name (after aliases change); returns
+    records changed."""
     aliases = model_aliases_for(organization=organization)
-    rows = LedgerEntry.objects.filter(organization=organization)
+    lines = LedgerLine.objects.filter(organization=organization)
+    entries = LedgerEntry.objects.filter(organization=organization)
     changed = 0
     with transaction.atomic():
-        for provider, model_raw in rows.values_list("provider", "model_raw").distinct().order_by():
+        for provider, model_raw in lines.values_list("provider", "model_raw").distinct().order_by():
             model = _model_for(aliases, provider, model_raw)
-            changed += rows.filter(provider=provider, model_raw=model_raw).exclude(model=model).update(model=model)
+            changed += entries.filter(provider=provider, model_raw=model_raw).exclude(model=model).count()
+            lines.filter(provider=provider, model_raw=model_raw).exclude(model=model).update(model=model)
     return changed
 
 
-def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | None = None) -> dict[str, int]:
-    """Price again, from the price book as it is now, every ledger row whose cost is a list-price estimate
-    or is missing for lack of a price; billed rows are never touched. Returns counts of rows estimated,
-    left unpriced and superseded (estimates for a provider and day that also has billed cost).
+def _slot_is(token_type: str, *bases: str) -> Q:
+    """Lines whose ``token_type`` slot holds a record with one of these cost bases."""
+    return Q(**{f"{slot_field(token_type, 'basis')}__in": bases})
 
-    Run after the catalog or the organization's negotiated prices change: rows loaded before a model had
-    a price get one, and estimates follow corrected prices.
+
+def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | None = None) -> dict[str, int]:
+    """Price again, from the price book as it is now, every ledger record whose cost is a list-price estimate
+    or is missing for lack of a price; billed records are never touched. Returns counts of records
+    estimated, left unpriced and superseded (estimates for a provider and day that also has billed cost).
+
+    Run after the catalog or the organization's negotiated prices change: records loaded before a model
+    had a price get one, and estimates follow corrected prices.
     """
     book = prices if prices is not None else price_book(organization=organization)
     pending = (
@@ -208,20 +215,25 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
         by_price.setdefault((provider, model, model_raw, token_type, service_tier, price), []).append(day)
     counts = {"estimated": 0, "unpriced": 0, "superseded": 0}
     estimated_days: dict[str, set[date]] = {}
+    lines = LedgerLine.objects.filter(organization=organization)
     with transaction.atomic():
         for (provider, model, model_raw, token_type, service_tier, price), days in by_price.items():
-            rows = pending.filter(
+            cost_field, basis_field = slot_field(token_type, "cost"), slot_field(token_type, "basis")
+            pending_slots = Q(**{basis_field: CostBasis.ESTIMATED}) | Q(
+                **{basis_field: CostBasis.UNKNOWN, f"{cost_field}__isnull": True}
+            )
+            rows = lines.filter(
+                pending_slots,
                 provider=provider,
                 model=model,
                 model_raw=model_raw,
-                token_type=token_type,
                 service_tier=service_tier,
                 date__in=days,
             )
             if price is None:
-                counts["unpriced"] += rows.update(cost=None, cost_basis=CostBasis.UNKNOWN)
+                counts["unpriced"] += rows.update(**{cost_field: None, basis_field: CostBasis.UNKNOWN})
             else:
-                counts["estimated"] += _set_estimated_cost(rows, price)
+                counts["estimated"] += _set_estimated_cost(rows, token_type, price)
                 estimated_days.setdefault(provider, set()).update(days)
         billed = LedgerEntry.objects.filter(organization=organization, cost_basis__in=BILLED_COST_BASES)
         for provider, provider_days in estimated_days.items():
@@ -232,10 +244,17 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
                 .order_by()
             )
             if billed_days:
-                counts["superseded"] += LedgerEntry.objects.filter(
-                    organization=organization, provider=provider, date__in=billed_days, cost_basis=CostBasis.ESTIMATED
-                ).update(cost_basis=CostBasis.SUPERSEDED)
+                counts["superseded"] += _supersede(lines.filter(provider=provider, date__in=billed_days))
     return counts
+
+
+def _supersede(lines: QuerySet[LedgerLine]) -> int:
+    """Mark the list-price estimates of these lines superseded (billed cost exists); returns records marked."""
+    superseded = 0
+    for token_type in LEDGER_SLOTS:
+        basis_field = slot_field(token_type, "basis")
+        superseded += lines.filter(**{basis_field: CostBasis.ESTIMATED}).update(**{basis_field: CostBasis.SUPERSEDED})
+    return superseded
 
 
 def _list_price(
@@ -252,22 +271,24 @@ def _list_price(
     return None
 
 
-def _set_estimated_cost(rows: QuerySet[LedgerEntry], usd_per_million: Decimal) -> int:
-    """Set cost = quantity x price / 1e6 (rounded to the ledger's 10 decimals, half up) on ``rows``."""
+def _set_estimated_cost(rows: QuerySet[LedgerLine], token_type: str, usd_per_million: Decimal) -> int:
+    """Set the ``token_type`` slot's cost = quantity x price / 1e6 (rounded to the ledger's 10 decimals,
+    half up) on ``rows``."""
+    quantity_field, cost_field, basis_field = (slot_field(token_type, part) for part in ("quantity", "cost", "basis"))
     if connection.vendor == "postgresql":
         # PostgreSQL's numeric rounds half away from zero on storage: the same as ROUND_HALF_UP for
         # the non-negative quantities of the ledger, and the same as an estimate written at ingest.
         cost = ExpressionWrapper(
-            F("quantity") * Value(usd_per_million) / Value(Decimal(1_000_000)),
+            F(quantity_field) * Value(usd_per_million) / Value(Decimal(1_000_000)),
             output_field=DecimalField(max_digits=24, decimal_places=10),
         )
-        return rows.update(cost=cost, cost_basis=CostBasis.ESTIMATED)
-    changed = list(rows.only("pk", "quantity"))
+        return rows.update(**{cost_field: cost, basis_field: CostBasis.ESTIMATED})
+    changed = list(rows.only("pk", quantity_field))
     usd_per_token = _per_token(usd_per_million)
-    for entry in changed:
-        entry.cost = _estimate(entry.quantity, usd_per_token)
-        entry.cost_basis = CostBasis.ESTIMATED
-    LedgerEntry.objects.bulk_update(changed, ["cost", "cost_basis"], batch_size=BULK_CHUNK_ROWS)
+    for line in changed:
+        setattr(line, cost_field, _estimate(getattr(line, quantity_field), usd_per_token))
+        setattr(line, basis_field, CostBasis.ESTIMATED)
+    LedgerLine.objects.bulk_update(changed, [cost_field, basis_field], batch_size=BULK_CHUNK_ROWS)
     return len(changed)
 
 
@@ -322,19 +343,15 @@ STREAM_COLUMNS = (
 )
 _STREAM_FIELDS = attrgetter(*STREAM_COLUMNS)
 SHARED_COLUMNS = ("model", *STREAM_COLUMNS, "tags", "team_id")
-RECORD_COLUMNS = (
-    "source_row",
-    "date",
-    "period_start",
-    "period_end",
-    "token_type",
-    "quantity",
-    "requests",
-    "cost",
-    "cost_basis",
+RECORD_COLUMNS = ("source_row", "date", "period_start", "period_end", "requests", "requests_slot")
+SLOT_COLUMNS = tuple(
+    slot_field(token_type, part) for token_type in LEDGER_SLOTS for part in ("quantity", "cost", "basis")
 )
-COPY_COLUMNS = ("organization_id", "upload_id", *SHARED_COLUMNS, *RECORD_COLUMNS)
+COPY_COLUMNS = ("organization_id", "upload_id", *SHARED_COLUMNS, *RECORD_COLUMNS, *SLOT_COLUMNS)
+SLOT_NUMBERS = {token_type: number for number, token_type in enumerate(LEDGER_SLOTS)}
+SLOT_COUNT = len(LEDGER_SLOTS)
 COPY_NULL = "\\N"
+EMPTY_SLOT = f"{COPY_NULL}\t{COPY_NULL}\t"  # no quantity, no cost, blank basis
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -351,12 +368,16 @@ class _Shared:
 
     model: str
     team_id: int | None
+    stream: tuple[str, ...]  # the values of STREAM_COLUMNS
+    tags: dict[str, str]
     copy_prefix: str
 
 
 @dataclass(frozen=True)
 class _Period:
     day: date
+    start: datetime
+    end: datetime
     copy_text: str  # date, period_start and period_end in COPY text format
 
 
@@ -401,7 +422,9 @@ class _LedgerBuilder:
             team_id = self._allocator.team_id_for(record, model)
             values = (model, *stream, json.dumps(tags), team_id)
             prefix = self._lineage + "\t".join(_copy_text(value) for value in values) + "\t"
-            shared = self._shared[key] = _Shared(model=model, team_id=team_id, copy_prefix=prefix)
+            shared = self._shared[key] = _Shared(
+                model=model, team_id=team_id, stream=stream, tags=tags, copy_prefix=prefix
+            )
             self._tally.units.add(record.unit)
         return shared
 
@@ -411,7 +434,7 @@ class _LedgerBuilder:
         if period is None:
             day = start.date()
             text = f"{day.isoformat()}\t{start.isoformat()}\t{end.isoformat()}"
-            period = self._periods[start, end] = _Period(day=day, copy_text=text)
+            period = self._periods[start, end] = _Period(day=day, start=start, end=end, copy_text=text)
         return period
 
     def cost(self, record: CanonicalRecord, model: str, day: date) -> tuple[Decimal | None, str]:
@@ -456,76 +479,114 @@ class _LedgerBuilder:
         return usd_per_token
 
 
-def _write_copy(records: Iterable[CanonicalRecord], builder: _LedgerBuilder) -> None:
-    """Stream the records into the ledger with COPY, as pre-rendered text in chunks of about 1 MiB."""
-    table = LedgerEntry._meta.db_table
+@dataclass
+class _Line:
+    """The records of one source row (same period, stream and model) gathered into one LedgerLine."""
+
+    source_row: int
+    shared: _Shared
+    period: _Period
+    # Per slot of LEDGER_SLOTS: (quantity, cost, basis), or None for a token type the row does not have.
+    slots: list[tuple[int, Decimal | None, str] | None]
+    requests: int | None = None
+    requests_slot: int | None = None
+
+
+def _lines(records: Iterable[CanonicalRecord], builder: _LedgerBuilder) -> Iterator[_Line]:
+    """Gather consecutive records into ledger lines: a record joins the line before it when it comes from
+    the same source row, period and stream, its token type's slot is still free and it does not bring a
+    second request count; otherwise it starts a line of its own. Every record lands in exactly one slot."""
     shared_of, period_of, cost_of = builder.shared, builder.period, builder.cost
+    line: _Line | None = None
+    for record in records:
+        shared = shared_of(record)
+        period = period_of(record)
+        cost, basis = cost_of(record, shared.model, period.day)
+        slot = SLOT_NUMBERS[record.token_type]
+        requests = record.requests
+        if (
+            line is None
+            or line.source_row != record.source_row
+            or line.shared is not shared
+            or line.period is not period
+            or line.slots[slot] is not None
+            or (requests is not None and line.requests is not None)
+        ):
+            if line is not None:
+                yield line
+            line = _Line(record.source_row, shared, period, [None] * SLOT_COUNT)
+        line.slots[slot] = (record.quantity, cost, basis)
+        if requests is not None:
+            line.requests, line.requests_slot = requests, slot
+    if line is not None:
+        yield line
+
+
+def _copy_line(line: _Line) -> str:
+    """A line in PostgreSQL's COPY text format (the columns of COPY_COLUMNS)."""
+    requests = line.requests
+    slots = "\t".join(
+        EMPTY_SLOT if slot is None else f"{slot[0]}\t{COPY_NULL if slot[1] is None else slot[1]}\t{slot[2]}"
+        for slot in line.slots
+    )
+    return (
+        f"{line.shared.copy_prefix}{line.source_row}\t{line.period.copy_text}\t"
+        f"{COPY_NULL if requests is None else requests}\t{COPY_NULL if requests is None else line.requests_slot}\t"
+        f"{slots}\n"
+    )
+
+
+def _write_copy(records: Iterable[CanonicalRecord], builder: _LedgerBuilder) -> None:
+    """Stream the records into the ledger with COPY, as pre-rendered lines in chunks of about 1 MiB."""
+    table = LedgerLine._meta.db_table
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
     ):
-        lines: list[str] = []
+        texts: list[str] = []
         size = 0
-        for record in records:
-            shared = shared_of(record)
-            period = period_of(record)
-            cost, basis = cost_of(record, shared.model, period.day)
-            requests = record.requests
-            line = (
-                f"{shared.copy_prefix}{record.source_row}\t{period.copy_text}\t{record.token_type}\t"
-                f"{record.quantity}\t{COPY_NULL if requests is None else requests}\t"
-                f"{COPY_NULL if cost is None else str(cost)}\t{basis}\n"
-            )
-            lines.append(line)
-            size += len(line)
+        for line in _lines(records, builder):
+            text = _copy_line(line)
+            texts.append(text)
+            size += len(text)
             if size >= COPY_CHUNK_BYTES:
-                copy.write("".join(lines))
-                lines.clear()
+                copy.write("".join(texts))
+                texts.clear()
                 size = 0
-        if lines:
-            copy.write("".join(lines))
+        if texts:
+            copy.write("".join(texts))
 
 
 def _write_bulk(records: Iterable[CanonicalRecord], builder: _LedgerBuilder, upload: Upload) -> None:
     """Write the records with batched INSERTs (SQLite, the embedded demo database)."""
-    batch: list[LedgerEntry] = []
-    for record in records:
-        shared = builder.shared(record)
-        period = builder.period(record)
-        cost, basis = builder.cost(record, shared.model, period.day)
-        batch.append(
-            LedgerEntry(
-                organization_id=upload.organization_id,
-                upload_id=upload.pk,
-                source_row=record.source_row,
-                date=period.day,
-                period_start=record.period_start,
-                period_end=record.period_end,
-                provider=record.provider,
-                model=shared.model,
-                model_raw=record.model_raw,
-                token_type=record.token_type,
-                quantity=record.quantity,
-                unit=record.unit,
-                requests=record.requests,
-                cost=cost,
-                currency=record.currency,
-                cost_basis=basis,
-                project=record.project,
-                workspace=record.workspace,
-                api_key=record.api_key,
-                account=record.account,
-                region=record.region,
-                service_tier=record.service_tier,
-                tags=record.tags,
-                team_id=shared.team_id,
-            )
+    batch: list[LedgerLine] = []
+    for line in _lines(records, builder):
+        ledger_line = LedgerLine(
+            organization_id=upload.organization_id,
+            upload_id=upload.pk,
+            source_row=line.source_row,
+            date=line.period.day,
+            period_start=line.period.start,
+            period_end=line.period.end,
+            model=line.shared.model,
+            tags=line.shared.tags,
+            team_id=line.shared.team_id,
+            requests=line.requests,
+            requests_slot=line.requests_slot,
+            **dict(zip(STREAM_COLUMNS, line.shared.stream, strict=True)),
         )
+        for token_type, slot in zip(LEDGER_SLOTS, line.slots, strict=True):
+            if slot is not None:
+                quantity, cost, basis = slot
+                setattr(ledger_line, slot_field(token_type, "quantity"), quantity)
+                setattr(ledger_line, slot_field(token_type, "cost"), cost)
+                setattr(ledger_line, slot_field(token_type, "basis"), basis)
+        batch.append(ledger_line)
         if len(batch) >= BULK_CHUNK_ROWS:
-            LedgerEntry.objects.bulk_create(batch)
+            LedgerLine.objects.bulk_create(batch)
             batch.clear()
     if batch:
-        LedgerEntry.objects.bulk_create(batch)
+        LedgerLine.objects.bulk_create(batch)
 
 
 def _write_ledger(records: Iterable[CanonicalRecord], builder: _LedgerBuilder, upload: Upload) -> None:
@@ -548,7 +609,7 @@ def _replace_earlier_rows(
     """
     if not days:
         return None
-    earlier = LedgerEntry.objects.filter(
+    earlier = LedgerLine.objects.filter(
         organization_id=upload.organization_id, upload__format=source_format, date__in=sorted(days), unit__in=units
     ).exclude(upload=upload)
     if parts:
@@ -565,9 +626,10 @@ def _replace_earlier_rows(
     upload_ids = sorted(set(earlier.values_list("upload_id", flat=True)))
     if not upload_ids:
         return None
-    deleted, _ = earlier.delete()
+    records = LedgerEntry.objects.filter(line__in=earlier.values("pk")).count()
+    earlier.delete()
     return {
-        "records": deleted,
+        "records": records,
         "uploads": upload_ids,
         "date_from": summary["first"].isoformat(),
         "date_to": summary["last"].isoformat(),
@@ -580,22 +642,23 @@ def _supersede_estimates(*, upload: Upload, tally: _Tally) -> int:
 
     Covers both orders: a cost file arriving after the usage file, and a usage file arriving after it.
     """
-    organization_rows = LedgerEntry.objects.filter(organization_id=upload.organization_id)
+    organization_lines = LedgerLine.objects.filter(organization_id=upload.organization_id)
     superseded = 0
     for provider, days in _by_provider(tally.billed_keys).items():
-        superseded += organization_rows.filter(provider=provider, date__in=days, cost_basis=CostBasis.ESTIMATED).update(
-            cost_basis=CostBasis.SUPERSEDED
-        )
+        superseded += _supersede(organization_lines.filter(provider=provider, date__in=days))
     for provider, days in _by_provider(tally.estimated_keys).items():
         billed_days = set(
-            organization_rows.filter(provider=provider, date__in=days, cost_basis__in=BILLED_COST_BASES)
+            LedgerEntry.objects.filter(
+                organization_id=upload.organization_id,
+                provider=provider,
+                date__in=days,
+                cost_basis__in=BILLED_COST_BASES,
+            )
             .values_list("date", flat=True)
             .distinct()
         )
         if billed_days:
-            superseded += organization_rows.filter(
-                upload=upload, provider=provider, date__in=billed_days, cost_basis=CostBasis.ESTIMATED
-            ).update(cost_basis=CostBasis.SUPERSEDED)
+            superseded += _supersede(organization_lines.filter(upload=upload, provider=provider, date__in=billed_days))
     return superseded
 
 
@@ -638,7 +701,7 @@ def upload_ingest(*, upload_id: int) -> Upload:
         prices = price_book(organization=upload.organization)
         aliases = model_aliases_for(organization=upload.organization)
         with transaction.atomic():
-            LedgerEntry.objects.filter(upload=upload).delete()
+            LedgerLine.objects.filter(upload=upload).delete()
             records = parse_export(path, module, stats, max_expanded_bytes=limit)
             builder = _LedgerBuilder(upload=upload, allocator=allocator, prices=prices, aliases=aliases, tally=tally)
             _write_ledger(records, builder, upload)

@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from finops.models import Membership, Organization, Role, Team
-from ingest.models import LedgerEntry, Upload
+from ingest.models import LEDGER_SLOTS, LedgerEntry, LedgerLine, Upload, slot_field
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):
@@ -75,6 +75,51 @@ class LedgerEntryFactory(factory.django.DjangoModelFactory):
     model_raw = "gpt-4o-mini-2024-07-18"
     token_type = "input"
     quantity = 1000
+
+    @classmethod
+    def _create(cls, model_class: type[LedgerEntry], *args: object, **kwargs: object) -> LedgerEntry:
+        """The ledger is written as lines: store the entry as a line with one filled slot, read it back."""
+        (line,) = create_ledger_entries([model_class(**kwargs)])
+        return LedgerEntry.objects.get(line=line)
+
+
+def create_ledger_entries(entries: list[LedgerEntry]) -> list[LedgerLine]:
+    """Store unsaved ledger entries (``LedgerEntryFactory.build``) as ledger lines, one filled slot each."""
+    lines = []
+    for entry in entries:
+        line = LedgerLine(
+            organization_id=entry.organization_id,
+            upload_id=entry.upload_id,
+            team_id=entry.team_id,
+            requests=entry.requests,
+            requests_slot=None if entry.requests is None else LEDGER_SLOTS.index(entry.token_type),
+            **{
+                field: getattr(entry, field)
+                for field in (
+                    "source_row",
+                    "date",
+                    "period_start",
+                    "period_end",
+                    "provider",
+                    "model",
+                    "model_raw",
+                    "unit",
+                    "currency",
+                    "project",
+                    "workspace",
+                    "api_key",
+                    "account",
+                    "region",
+                    "service_tier",
+                    "tags",
+                )
+            },
+        )
+        setattr(line, slot_field(entry.token_type, "quantity"), entry.quantity)
+        setattr(line, slot_field(entry.token_type, "cost"), entry.cost)
+        setattr(line, slot_field(entry.token_type, "basis"), entry.cost_basis)
+        lines.append(line)
+    return LedgerLine.objects.bulk_create(lines)
 
 
 # Price book (finops): list prices, organization overrides, FX rates.

@@ -16,7 +16,7 @@ from forecasting.services import (
     forecast_run_execute,
     forecast_run_rerun,
 )
-from tests.factories import LedgerEntryFactory, TeamFactory, UploadFactory
+from tests.factories import LedgerEntryFactory, TeamFactory, UploadFactory, create_ledger_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def make_history(organization, days: int, leaves=LEAVES) -> None:
                     cost_basis="billed",
                 )
             )
-    type(entries[0]).objects.bulk_create(entries)
+    create_ledger_entries(entries)
 
 
 def run_forecast(django_capture_on_commit_callbacks, organization, **kwargs) -> ForecastRun:
@@ -116,9 +116,9 @@ def test_cost_is_tokens_times_the_price_paid_projected_under_the_scenario(
 
 def test_unpriced_tokens_are_reported_not_costed(organization, django_capture_on_commit_callbacks) -> None:
     make_history(organization, 20, leaves=[("search", "acme-private-model", "input", 5000, Decimal(0))])
-    from ingest.models import LedgerEntry
+    from ingest.models import LedgerLine
 
-    LedgerEntry.objects.filter(organization=organization).update(cost=None, cost_basis="unknown")
+    LedgerLine.objects.filter(organization=organization).update(input_cost=None, input_basis="unknown")
 
     run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=10)
 
@@ -348,9 +348,12 @@ def test_a_refresh_reuses_each_series_prophet_fit_until_the_past_changes(
     )
 
     # Usage restated for a day the fits saw: the next run fits again.
-    from ingest.models import LedgerEntry
+    from ingest.models import LEDGER_SLOTS, LedgerLine, slot_field
 
-    LedgerEntry.objects.filter(organization=organization, date=START + timedelta(days=10)).update(quantity=1)
+    restated = LedgerLine.objects.filter(organization=organization, date=START + timedelta(days=10))
+    for token_type in LEDGER_SLOTS:
+        quantity = slot_field(token_type, "quantity")
+        restated.filter(**{f"{quantity}__isnull": False}).update(**{quantity: 1})
     fourth = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
     reasons = list(fourth.series.values_list("model_reason", flat=True))
     assert all("prophet refitted: usage up to 2026-03-11 changed since the fit" in reason for reason in reasons)

@@ -13,7 +13,7 @@ from forecasting.models import PriceScenario, PriceTrendFit
 from forecasting.pricing import resolve_scenario
 from forecasting.selectors import forecast_monthly
 from forecasting.services import forecast_run_create
-from tests.factories import LedgerEntryFactory, UploadFactory
+from tests.factories import LedgerEntryFactory, UploadFactory, create_ledger_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_an_organizations_own_scenario_drives_the_price_path_and_elasticity(
         )
         for offset in range(30)
     ]
-    type(entries[0]).objects.bulk_create(entries)
+    create_ledger_entries(entries)
     PriceScenario.objects.create(organization=organization, name="halving", stay_annual_drift=-0.5)
     PriceScenario.objects.create(organization=organization, name="elastic", stay_annual_drift=-0.5, elasticity=0.5)
 
