@@ -1,0 +1,379 @@
+"""Writing an upload's records into the ledger: normalize, allocate, price, gather into lines, COPY.
+
+Used inside the ingest transaction of ``ingest.services.upload_ingest``. The row path takes the
+canonical records any parser yields; ``write_usage_batches`` takes the column batches of the OpenAI
+usage export's fast path (``ingest.parsers.openai_columnar``) and writes the same lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
+
+from django.db import connection
+
+from finops.models import AllocationRule
+from finops.selectors import PriceBook
+from ingest.models import BILLED_COST_BASES, LEDGER_SLOTS, CostBasis, LedgerLine, Upload, slot_field
+from ingest.normalize import normalize_model
+from ingest.parsers import CanonicalRecord
+
+COPY_CHUNK_BYTES = 1024 * 1024
+BULK_CHUNK_ROWS = 5000
+MONEY_QUANTUM = Decimal("0.0000000001")
+
+
+class Allocator:
+    """Applies the organization's allocation rules to a record's dimensions."""
+
+    def __init__(self, rules: list[AllocationRule]) -> None:
+        self._rules = [(rule.dimension, rule.value, rule.team_id) for rule in rules]
+
+    def team_id_for(self, record: CanonicalRecord, model: str) -> int | None:
+        values: dict[str, str] = {
+            AllocationRule.Dimension.PROJECT: record.project,
+            AllocationRule.Dimension.WORKSPACE: record.workspace,
+            AllocationRule.Dimension.API_KEY: record.api_key,
+            AllocationRule.Dimension.ACCOUNT: record.account,
+            AllocationRule.Dimension.MODEL: model,
+        }
+        for dimension, value, team_id in self._rules:
+            if dimension == AllocationRule.Dimension.TAG:
+                key, _, wanted = value.partition("=")
+                if record.tags.get(key.strip()) == wanted.strip():
+                    return team_id
+            elif values.get(dimension) == value:
+                return team_id
+        return None
+
+
+def model_for(aliases: dict[tuple[str, str], str], provider: str, model_raw: str) -> str:
+    """An organization alias when one matches, else the built-in normalization."""
+    return (
+        aliases.get((provider, model_raw))
+        or aliases.get(("", model_raw))
+        or normalize_model(provider=provider, model_raw=model_raw)
+    )
+
+
+def list_price(
+    book: PriceBook, provider: str, models: tuple[str, str], token_type: str, day: date, service_tier: str
+) -> Decimal | None:
+    """The price book's price (the organization's, at the service tier's rate) for the normalized model id,
+    else for the id as exported."""
+    for model in dict.fromkeys(models):
+        price = book.usd_per_million(
+            provider=provider, model=model, token_type=token_type, on=day, service_tier=service_tier
+        )
+        if price is not None:
+            return price
+    return None
+
+
+def per_token(usd_per_million: Decimal) -> Decimal:
+    """A price per million tokens as a price per token, exactly (a division by a power of ten only moves the
+    decimal point), so that ``estimate`` gives the same cost as quantity x price / 1e6."""
+    return usd_per_million / 1_000_000
+
+
+def estimate(quantity: int, usd_per_token: Decimal) -> Decimal:
+    """The list-price cost of ``quantity`` tokens, to the ledger's 10 decimals (half up, as PostgreSQL rounds)."""
+    return (quantity * usd_per_token).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+class Tally:
+    """Running totals for the upload summary."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.tokens: dict[str, int] = {"input": 0, "output": 0, "cached_input": 0, "cache_write": 0}
+        self.cost: dict[str, Decimal] = {}
+        self.estimated_records = 0
+        self.unpriced_records = 0
+        self.days: set[date] = set()
+        self.units: set[str] = set()
+        # (provider, day) pairs this upload billed, and pairs it only estimated from list prices.
+        self.billed_keys: set[tuple[str, date]] = set()
+        self.estimated_keys: set[tuple[str, date]] = set()
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        if not self.days:
+            return None, None
+        return min(self.days).isoformat(), max(self.days).isoformat()
+
+
+# Ledger columns in the order the COPY writes them: the constant lineage first, then the columns a
+# record shares with its siblings of the same source row (rendered once per distinct set and cached),
+# then the columns of the record itself.
+# The record fields that identify a stream (the same for every record of a source row and usually for
+# every day of a project, key and model); with the model and tags and team they are the shared columns.
+STREAM_COLUMNS = (
+    "provider",
+    "model_raw",
+    "unit",
+    "currency",
+    "project",
+    "workspace",
+    "api_key",
+    "account",
+    "region",
+    "service_tier",
+)
+_STREAM_FIELDS = attrgetter(*STREAM_COLUMNS)
+SHARED_COLUMNS = ("model", *STREAM_COLUMNS, "tags", "team_id")
+RECORD_COLUMNS = ("source_row", "date", "period_start", "period_end", "requests", "requests_slot")
+SLOT_COLUMNS = tuple(
+    slot_field(token_type, part) for token_type in LEDGER_SLOTS for part in ("quantity", "cost", "basis")
+)
+COPY_COLUMNS = ("organization_id", "upload_id", *SHARED_COLUMNS, *RECORD_COLUMNS, *SLOT_COLUMNS)
+SLOT_NUMBERS = {token_type: number for number, token_type in enumerate(LEDGER_SLOTS)}
+SLOT_COUNT = len(LEDGER_SLOTS)
+COPY_NULL = "\\N"
+EMPTY_SLOT = f"{COPY_NULL}\t{COPY_NULL}\t"  # no quantity, no cost, blank basis
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    if value is None:
+        return COPY_NULL
+    return str(value).translate(_COPY_ESCAPES)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What a record has in common with the other records of its stream: model, team, the COPY text."""
+
+    model: str
+    team_id: int | None
+    stream: tuple[str, ...]  # the values of STREAM_COLUMNS
+    tags: dict[str, str]
+    copy_prefix: str
+
+
+@dataclass(frozen=True)
+class _Period:
+    day: date
+    start: datetime
+    end: datetime
+    copy_text: str  # date, period_start and period_end in COPY text format
+
+
+class LedgerBuilder:
+    """Normalizes, prices and allocates records; caches every derivation per distinct key.
+
+    A million-row export has a few thousand distinct streams (provider, model, project, key, ...)
+    and a few hundred days: the model id, team, list price and the rendered COPY text of each are
+    derived once, not once per record. Touches no database (it runs while a COPY is open).
+    """
+
+    def __init__(
+        self,
+        *,
+        upload: Upload,
+        allocator: Allocator,
+        prices: PriceBook,
+        aliases: dict[tuple[str, str], str],
+        tally: Tally,
+    ) -> None:
+        self._lineage = f"{upload.organization_id}\t{upload.pk}\t"
+        self._allocator = allocator
+        self._prices = prices
+        self._aliases = aliases
+        self._tally = tally
+        self._models: dict[tuple[str, str], str] = {}
+        self._shared: dict[tuple[object, ...], _Shared] = {}
+        self._periods: dict[tuple[datetime, datetime], _Period] = {}
+        # List price per token (None: not priced) by (provider, model_raw, token_type, service_tier, day).
+        self._token_prices: dict[tuple[str, str, str, str, date], Decimal | None] = {}
+
+    def shared(self, record: CanonicalRecord) -> _Shared:
+        stream = _STREAM_FIELDS(record)
+        tags = record.tags
+        key = (*stream, tuple(tags.items())) if tags else stream
+        shared = self._shared.get(key)
+        if shared is None:
+            model_key = (record.provider, record.model_raw)
+            model = self._models.get(model_key)
+            if model is None:
+                model = self._models[model_key] = model_for(self._aliases, record.provider, record.model_raw)
+            team_id = self._allocator.team_id_for(record, model)
+            values = (model, *stream, json.dumps(tags), team_id)
+            prefix = self._lineage + "\t".join(_copy_text(value) for value in values) + "\t"
+            shared = self._shared[key] = _Shared(
+                model=model, team_id=team_id, stream=stream, tags=tags, copy_prefix=prefix
+            )
+            self._tally.units.add(record.unit)
+        return shared
+
+    def period(self, record: CanonicalRecord) -> _Period:
+        start, end = record.period_start, record.period_end
+        period = self._periods.get((start, end))
+        if period is None:
+            day = start.date()
+            text = f"{day.isoformat()}\t{start.isoformat()}\t{end.isoformat()}"
+            period = self._periods[start, end] = _Period(day=day, start=start, end=end, copy_text=text)
+        return period
+
+    def cost(self, record: CanonicalRecord, model: str, day: date) -> tuple[Decimal | None, str]:
+        """The record's cost and basis: as billed, else estimated from the list price in force that day."""
+        tally = self._tally
+        token_type = record.token_type
+        quantity = record.quantity
+        cost, basis = record.cost, record.cost_basis
+        if cost is None and token_type != "other":
+            key = (record.provider, record.model_raw, token_type, record.service_tier, day)
+            try:
+                usd_per_token = self._token_prices[key]
+            except KeyError:
+                usd_per_token = self._token_price(key, model)
+            if usd_per_token is None:
+                tally.unpriced_records += 1
+            else:
+                tally.estimated_records += 1
+                cost = estimate(quantity, usd_per_token)
+                basis = CostBasis.ESTIMATED
+        tally.records += 1
+        tokens = tally.tokens
+        if token_type in tokens:
+            tokens[token_type] += quantity
+        if cost is not None:
+            costs, currency = tally.cost, record.currency
+            # A first amount is Decimal(0) + cost, as before, not cost itself: the sum turns 1E+1 into 10.
+            costs[currency] = costs[currency] + cost if currency in costs else Decimal(0) + cost
+        tally.days.add(day)
+        if basis in BILLED_COST_BASES:
+            tally.billed_keys.add((record.provider, day))
+        elif basis == CostBasis.ESTIMATED:
+            tally.estimated_keys.add((record.provider, day))
+        return cost, basis
+
+    def _token_price(self, key: tuple[str, str, str, str, date], model: str) -> Decimal | None:
+        """Look up (once per key, see ``cost``) the list price per token, of the normalized model id or the
+        id as exported."""
+        provider, model_raw, token_type, service_tier, day = key
+        price = list_price(self._prices, provider, (model, model_raw), token_type, day, service_tier)
+        usd_per_token = self._token_prices[key] = None if price is None else per_token(price)
+        return usd_per_token
+
+
+@dataclass
+class _Line:
+    """The records of one source row (same period, stream and model) gathered into one LedgerLine."""
+
+    source_row: int
+    shared: _Shared
+    period: _Period
+    # Per slot of LEDGER_SLOTS: (quantity, cost, basis), or None for a token type the row does not have.
+    slots: list[tuple[int, Decimal | None, str] | None]
+    requests: int | None = None
+    requests_slot: int | None = None
+
+
+def _lines(records: Iterable[CanonicalRecord], builder: LedgerBuilder) -> Iterator[_Line]:
+    """Gather consecutive records into ledger lines: a record joins the line before it when it comes from
+    the same source row, period and stream, its token type's slot is still free and it does not bring a
+    second request count; otherwise it starts a line of its own. Every record lands in exactly one slot."""
+    shared_of, period_of, cost_of = builder.shared, builder.period, builder.cost
+    line: _Line | None = None
+    for record in records:
+        shared = shared_of(record)
+        period = period_of(record)
+        cost, basis = cost_of(record, shared.model, period.day)
+        slot = SLOT_NUMBERS[record.token_type]
+        requests = record.requests
+        if (
+            line is None
+            or line.source_row != record.source_row
+            or line.shared is not shared
+            or line.period is not period
+            or line.slots[slot] is not None
+            or (requests is not None and line.requests is not None)
+        ):
+            if line is not None:
+                yield line
+            line = _Line(record.source_row, shared, period, [None] * SLOT_COUNT)
+        line.slots[slot] = (record.quantity, cost, basis)
+        if requests is not None:
+            line.requests, line.requests_slot = requests, slot
+    if line is not None:
+        yield line
+
+
+def _copy_line(line: _Line) -> str:
+    """A line in PostgreSQL's COPY text format (the columns of COPY_COLUMNS)."""
+    requests = line.requests
+    slots = "\t".join(
+        EMPTY_SLOT if slot is None else f"{slot[0]}\t{COPY_NULL if slot[1] is None else slot[1]}\t{slot[2]}"
+        for slot in line.slots
+    )
+    return (
+        f"{line.shared.copy_prefix}{line.source_row}\t{line.period.copy_text}\t"
+        f"{COPY_NULL if requests is None else requests}\t{COPY_NULL if requests is None else line.requests_slot}\t"
+        f"{slots}\n"
+    )
+
+
+def _write_copy(records: Iterable[CanonicalRecord], builder: LedgerBuilder) -> None:
+    """Stream the records into the ledger with COPY, as pre-rendered lines in chunks of about 1 MiB."""
+    table = LedgerLine._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        texts: list[str] = []
+        size = 0
+        for line in _lines(records, builder):
+            text = _copy_line(line)
+            texts.append(text)
+            size += len(text)
+            if size >= COPY_CHUNK_BYTES:
+                copy.write("".join(texts))
+                texts.clear()
+                size = 0
+        if texts:
+            copy.write("".join(texts))
+
+
+def _write_bulk(records: Iterable[CanonicalRecord], builder: LedgerBuilder, upload: Upload) -> None:
+    """Write the records with batched INSERTs (SQLite, the embedded demo database)."""
+    batch: list[LedgerLine] = []
+    for line in _lines(records, builder):
+        ledger_line = LedgerLine(
+            organization_id=upload.organization_id,
+            upload_id=upload.pk,
+            source_row=line.source_row,
+            date=line.period.day,
+            period_start=line.period.start,
+            period_end=line.period.end,
+            model=line.shared.model,
+            tags=line.shared.tags,
+            team_id=line.shared.team_id,
+            requests=line.requests,
+            requests_slot=line.requests_slot,
+            **dict(zip(STREAM_COLUMNS, line.shared.stream, strict=True)),
+        )
+        for token_type, slot in zip(LEDGER_SLOTS, line.slots, strict=True):
+            if slot is not None:
+                quantity, cost, basis = slot
+                setattr(ledger_line, slot_field(token_type, "quantity"), quantity)
+                setattr(ledger_line, slot_field(token_type, "cost"), cost)
+                setattr(ledger_line, slot_field(token_type, "basis"), basis)
+        batch.append(ledger_line)
+        if len(batch) >= BULK_CHUNK_ROWS:
+            LedgerLine.objects.bulk_create(batch)
+            batch.clear()
+    if batch:
+        LedgerLine.objects.bulk_create(batch)
+
+
+def write_ledger(records: Iterable[CanonicalRecord], builder: LedgerBuilder, upload: Upload) -> None:
+    """Write the records into the ledger inside the caller's transaction: COPY on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        _write_copy(records, builder)
+    else:
+        _write_bulk(records, builder, upload)
