@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
 
+import numpy as np
 from django.db import connection
 
 from finops.models import AllocationRule
@@ -21,10 +22,12 @@ from finops.selectors import PriceBook
 from ingest.models import BILLED_COST_BASES, LEDGER_SLOTS, CostBasis, LedgerLine, Upload, slot_field
 from ingest.normalize import normalize_model
 from ingest.parsers import CanonicalRecord
+from ingest.parsers.openai_columnar import TOKEN_TYPES, UsageLineBatch
 
 COPY_CHUNK_BYTES = 1024 * 1024
 BULK_CHUNK_ROWS = 5000
 MONEY_QUANTUM = Decimal("0.0000000001")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the period of a stand-in record (streams only)
 
 
 class Allocator:
@@ -210,8 +213,14 @@ class LedgerBuilder:
             self._tally.units.add(record.unit)
         return shared
 
+    @property
+    def tally(self) -> Tally:
+        return self._tally
+
     def period(self, record: CanonicalRecord) -> _Period:
-        start, end = record.period_start, record.period_end
+        return self.period_of(record.period_start, record.period_end)
+
+    def period_of(self, start: datetime, end: datetime) -> _Period:
         period = self._periods.get((start, end))
         if period is None:
             day = start.date()
@@ -227,10 +236,7 @@ class LedgerBuilder:
         cost, basis = record.cost, record.cost_basis
         if cost is None and token_type != "other":
             key = (record.provider, record.model_raw, token_type, record.service_tier, day)
-            try:
-                usd_per_token = self._token_prices[key]
-            except KeyError:
-                usd_per_token = self._token_price(key, model)
+            usd_per_token = self.token_price(key, model)
             if usd_per_token is None:
                 tally.unpriced_records += 1
             else:
@@ -252,9 +258,13 @@ class LedgerBuilder:
             tally.estimated_keys.add((record.provider, day))
         return cost, basis
 
-    def _token_price(self, key: tuple[str, str, str, str, date], model: str) -> Decimal | None:
-        """Look up (once per key, see ``cost``) the list price per token, of the normalized model id or the
-        id as exported."""
+    def token_price(self, key: tuple[str, str, str, str, date], model: str) -> Decimal | None:
+        """The list price per token (looked up once per key) of (provider, model_raw, token_type,
+        service_tier, day), of the normalized model id or the id as exported."""
+        try:
+            return self._token_prices[key]
+        except KeyError:
+            pass
         provider, model_raw, token_type, service_tier, day = key
         price = list_price(self._prices, provider, (model, model_raw), token_type, day, service_tier)
         usd_per_token = self._token_prices[key] = None if price is None else per_token(price)
@@ -377,3 +387,144 @@ def write_ledger(records: Iterable[CanonicalRecord], builder: LedgerBuilder, upl
         _write_copy(records, builder)
     else:
         _write_bulk(records, builder, upload)
+
+
+# --- The fast path of the OpenAI usage export: column batches in, the same lines out -----------------------
+
+_UNITS_PER_USD = 10**10  # the ledger's cost quantum is 1e-10 USD
+
+
+def _cost_units(quantities: np.ndarray, units_per_token: list[Decimal | None], price_of: np.ndarray) -> np.ndarray:
+    """Each quantity x its price per token, in 1e-10 USD rounded half up as ``estimate`` rounds, exactly.
+
+    ``units_per_token`` holds, per distinct price key, the price per token in 1e-10 USD (None: no price;
+    those rows get 0 and are left unpriced by the caller). Integer arithmetic throughout: int64 when the
+    products fit, Python integers otherwise.
+    """
+    exponents = [0 if price is None else max(0, -int(price.as_tuple().exponent)) for price in units_per_token]
+    scale = max(exponents, default=0)
+    scaled = [0 if price is None else int(price.scaleb(scale)) for price in units_per_token]
+    divisor = 10**scale
+    fits = max(scaled, default=0) * max(int(quantities.max(initial=0)), 1) < 2**62
+    prices = np.array(scaled, dtype=np.int64 if fits else object)[price_of]
+    products = quantities * prices if fits else quantities.astype(object) * prices
+    if scale == 0:
+        return products
+    return (products + divisor // 2) // divisor
+
+
+def _cost_text(units: int) -> str:
+    return f"{units // _UNITS_PER_USD}.{units % _UNITS_PER_USD:010d}"
+
+
+def _combined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct combinations of several code columns: (the distinct rows as a 2-D array, each row's index)."""
+    stacked = np.stack(codes, axis=1)
+    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
+def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
+    """A batch of the usage export's lines as COPY text, the same lines ``_copy_line`` renders for the
+    records the row parser yields; counts every record in the builder's tally."""
+    tally = builder.tally
+    dimensions = (batch.model_raw, batch.service_tier, batch.project, batch.api_key, batch.user_id)
+    streams, stream_of = _combined([column.codes for column in dimensions])
+    moments = batch.moments
+    periods, period_of = _combined([batch.start.codes, batch.end.codes])
+    shared = []
+    priced_as: list[tuple[str, str]] = []  # per stream: model_raw, service_tier
+    for model_code, tier_code, project_code, key_code, user_code in streams.tolist():
+        user_id = batch.user_id.values[user_code]
+        record = CanonicalRecord(
+            period_start=_EPOCH,
+            period_end=_EPOCH,
+            provider="openai",
+            model_raw=batch.model_raw.values[model_code],
+            token_type="input",
+            quantity=0,
+            source_row=0,
+            project=batch.project.values[project_code],
+            api_key=batch.api_key.values[key_code],
+            service_tier=batch.service_tier.values[tier_code],
+            tags={"user_id": user_id} if user_id else {},
+        )
+        shared.append(builder.shared(record))
+        priced_as.append((record.model_raw, record.service_tier))
+    period_list = [
+        builder.period_of(moments[batch.start.values[start]], moments[batch.end.values[end]])
+        for start, end in periods.tolist()
+    ]
+    # One price per distinct (stream, period) and token type.
+    keys, key_of = _combined([stream_of, period_of])
+    quantities = batch.quantities
+    present = {token_type: quantities[token_type] != 0 for token_type in TOKEN_TYPES}
+    slot_texts: list[list[str]] = []
+    estimated_periods: set[int] = set()
+    for token_type in TOKEN_TYPES:
+        prices: list[Decimal | None] = []
+        for stream_index, period_index in keys.tolist():
+            (model_raw, service_tier), day = priced_as[stream_index], period_list[period_index].day
+            usd_per_token = builder.token_price(
+                ("openai", model_raw, token_type, service_tier, day), shared[stream_index].model
+            )
+            prices.append(None if usd_per_token is None else usd_per_token.scaleb(10))
+        quantity = quantities[token_type]
+        mask = present[token_type]
+        priced_keys = np.array([price is not None for price in prices], dtype=bool)
+        priced = mask & priced_keys[key_of]
+        units = _cost_units(np.where(priced, quantity, 0), prices, key_of)
+        tally.tokens[token_type] += int(quantity.sum())
+        estimated = int(priced.sum())
+        tally.estimated_records += estimated
+        tally.unpriced_records += int(mask.sum()) - estimated
+        tally.records += int(mask.sum())
+        if estimated:
+            total = Decimal(int(units.sum())).scaleb(-10)
+            tally.cost["USD"] = tally.cost["USD"] + total if "USD" in tally.cost else Decimal(0) + total
+            estimated_periods.update(np.unique(period_of[priced]).tolist())
+        slot_texts.append(
+            [
+                (f"{q}\t{_cost_text(u)}\testimated" if p else f"{q}\t{COPY_NULL}\tunknown") if q else EMPTY_SLOT
+                for q, u, p in zip(quantity.tolist(), units.tolist(), priced.tolist(), strict=True)
+            ]
+        )
+    any_record = np.zeros(len(batch), dtype=bool)
+    for mask in present.values():
+        any_record |= mask
+    for index in np.unique(period_of[any_record]).tolist():
+        tally.days.add(period_list[index].day)
+    for index in estimated_periods:
+        tally.estimated_keys.add(("openai", period_list[index].day))
+    # requests belong to the first token type with a record (as the row parser yields them).
+    requests_slot = np.argmax(np.stack([present[token_type] for token_type in TOKEN_TYPES]), axis=0)
+    prefixes = np.array([stream.copy_prefix for stream in shared], dtype=object)[stream_of].tolist()
+    period_texts = np.array([period.copy_text for period in period_list], dtype=object)[period_of].tolist()
+    texts = [
+        f"{prefix}{row}\t{period_text}\t{requests}\t{slot}\t{input_}\t{output}\t{cached}\t{write}\t{EMPTY_SLOT}\n"
+        for prefix, row, period_text, requests, slot, input_, output, cached, write, keep in zip(
+            prefixes,
+            batch.source_row.tolist(),
+            period_texts,
+            batch.requests.tolist(),
+            requests_slot.tolist(),
+            *slot_texts,
+            any_record.tolist(),
+            strict=True,
+        )
+        if keep
+    ]
+    return "".join(texts)
+
+
+def write_usage_batches(batches: Iterable[UsageLineBatch], builder: LedgerBuilder) -> None:
+    """COPY the usage export's column batches into the ledger (PostgreSQL)."""
+    table = LedgerLine._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for batch in batches:
+            text = usage_batch_text(batch, builder)
+            for start in range(0, len(text), COPY_CHUNK_BYTES):
+                copy.write(text[start : start + COPY_CHUNK_BYTES])

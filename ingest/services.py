@@ -30,9 +30,11 @@ from ingest.ledger_writer import (
     model_for,
     per_token,
     write_ledger,
+    write_usage_batches,
 )
 from ingest.models import BILLED_COST_BASES, LEDGER_SLOTS, CostBasis, LedgerEntry, LedgerLine, Upload, slot_field
-from ingest.parsers import IngestError, ParseStats, RowError, detect_format, parse_export
+from ingest.parsers import IngestError, ParseStats, RowError, detect_format, openai, parse_export
+from ingest.parsers.openai_columnar import NotColumnar, usage_export_batches
 from ingest.signals import upload_succeeded
 
 logger = logging.getLogger(__name__)
@@ -354,9 +356,21 @@ def upload_ingest(*, upload_id: int) -> Upload:
         aliases = model_aliases_for(organization=upload.organization)
         with transaction.atomic():
             LedgerLine.objects.filter(upload=upload).delete()
-            records = parse_export(path, module, stats, max_expanded_bytes=limit)
             builder = LedgerBuilder(upload=upload, allocator=allocator, prices=prices, aliases=aliases, tally=tally)
-            write_ledger(records, builder, upload)
+            read_by = "rows"
+            if connection.vendor == "postgresql" and module.NAME == openai.NAME:
+                try:
+                    with transaction.atomic():  # a savepoint: the row path starts again from nothing
+                        write_usage_batches(usage_export_batches(path, stats, max_expanded_bytes=limit), builder)
+                    read_by = "columns"
+                except NotColumnar as reason:
+                    logger.info("upload %s: read row by row (%s)", upload.pk, reason)
+                    stats, tally = ParseStats(), Tally()
+                    builder = LedgerBuilder(
+                        upload=upload, allocator=allocator, prices=prices, aliases=aliases, tally=tally
+                    )
+            if read_by == "rows":
+                write_ledger(parse_export(path, module, stats, max_expanded_bytes=limit), builder, upload)
             replaced = _replace_earlier_rows(
                 upload=upload, source_format=module.NAME, days=tally.days, units=tally.units, parts=stats.source_parts
             )
@@ -373,6 +387,7 @@ def upload_ingest(*, upload_id: int) -> Upload:
                 "source_parts": sorted(stats.source_parts),
                 "rows_read": stats.rows_read,
                 "rows_skipped": stats.rows_skipped,
+                "read_by": read_by,
                 "records": tally.records,
                 "tokens": tally.tokens,
                 "cost": {currency: str(amount) for currency, amount in sorted(tally.cost.items())},
