@@ -8,6 +8,8 @@ usage export's fast path (``ingest.parsers.openai_columnar``) and writes the sam
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
 
 import numpy as np
+import pandas as pd
 from django.db import connection
 
 from finops.models import AllocationRule
@@ -25,6 +28,7 @@ from ingest.parsers import CanonicalRecord
 from ingest.parsers.openai_columnar import TOKEN_TYPES, UsageLineBatch
 
 COPY_CHUNK_BYTES = 1024 * 1024
+PIPELINE_BATCHES = 2  # rendered batches of the fast path waiting for the COPY
 BULK_CHUNK_ROWS = 5000
 MONEY_QUANTUM = Decimal("0.0000000001")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the period of a stand-in record (streams only)
@@ -418,10 +422,19 @@ def _cost_text(units: int) -> str:
 
 
 def _combined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct combinations of several code columns: (the distinct rows as a 2-D array, each row's index)."""
-    stacked = np.stack(codes, axis=1)
-    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return distinct, inverse.reshape(-1)
+    """Distinct combinations of several code columns (non-negative ints, one per row), by hashing.
+
+    Returns (each distinct combination's component codes, one row per combination, as a 2-D array; each
+    row's combination number). Codes are combined pairwise and renumbered after each step, so the
+    combined key never exceeds rows x distinct values and cannot overflow.
+    """
+    key = codes[0]
+    for column in codes[1:]:
+        renumbered, _ = pd.factorize(key)
+        key = renumbered.astype(np.int64) * (int(column.max(initial=0)) + 1) + column
+    combination, _ = pd.factorize(key)
+    _, first_rows = np.unique(combination, return_index=True)
+    return np.stack([column[first_rows] for column in codes], axis=1), combination.astype(np.int64)
 
 
 def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
@@ -433,7 +446,7 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
     moments = batch.moments
     periods, period_of = _combined([batch.start.codes, batch.end.codes])
     shared = []
-    priced_as: list[tuple[str, str]] = []  # per stream: model_raw, service_tier
+    models: dict[int, str] = {}  # the normalized model id by model_raw code
     for model_code, tier_code, project_code, key_code, user_code in streams.tolist():
         user_id = batch.user_id.values[user_code]
         record = CanonicalRecord(
@@ -450,23 +463,24 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
             tags={"user_id": user_id} if user_id else {},
         )
         shared.append(builder.shared(record))
-        priced_as.append((record.model_raw, record.service_tier))
+        models[model_code] = shared[-1].model
     period_list = [
         builder.period_of(moments[batch.start.values[start]], moments[batch.end.values[end]])
         for start, end in periods.tolist()
     ]
-    # One price per distinct (stream, period) and token type.
-    keys, key_of = _combined([stream_of, period_of])
+    # One price per distinct exported model, service tier and period, and token type.
+    keys, key_of = _combined([batch.model_raw.codes, batch.service_tier.codes, period_of])
     quantities = batch.quantities
     present = {token_type: quantities[token_type] != 0 for token_type in TOKEN_TYPES}
     slot_texts: list[list[str]] = []
     estimated_periods: set[int] = set()
     for token_type in TOKEN_TYPES:
         prices: list[Decimal | None] = []
-        for stream_index, period_index in keys.tolist():
-            (model_raw, service_tier), day = priced_as[stream_index], period_list[period_index].day
+        for model_code, tier_code, period_index in keys.tolist():
+            model_raw = batch.model_raw.values[model_code]
             usd_per_token = builder.token_price(
-                ("openai", model_raw, token_type, service_tier, day), shared[stream_index].model
+                ("openai", model_raw, token_type, batch.service_tier.values[tier_code], period_list[period_index].day),
+                models[model_code],
             )
             prices.append(None if usd_per_token is None else usd_per_token.scaleb(10))
         quantity = quantities[token_type]
@@ -518,13 +532,46 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
 
 
 def write_usage_batches(batches: Iterable[UsageLineBatch], builder: LedgerBuilder) -> None:
-    """COPY the usage export's column batches into the ledger (PostgreSQL)."""
+    """COPY the usage export's column batches into the ledger (PostgreSQL).
+
+    A thread reads and renders the next batches while this one sends the last to PostgreSQL (which
+    waits on the socket without holding the GIL), so the two run side by side on two cores. At most
+    ``PIPELINE_BATCHES`` rendered batches wait in between: memory stays flat whatever the file's size.
+    """
     table = LedgerLine._meta.db_table
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for batch in batches:
-            text = usage_batch_text(batch, builder)
-            for start in range(0, len(text), COPY_CHUNK_BYTES):
-                copy.write(text[start : start + COPY_CHUNK_BYTES])
+    rendered: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=PIPELINE_BATCHES)
+    stop = threading.Event()
+
+    def hand_over(item: str | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                rendered.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def render() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(usage_batch_text(batch, builder)):
+                    return
+            hand_over(None)
+        except BaseException as error:  # handed to the writer, which raises it
+            hand_over(error)
+
+    renderer = threading.Thread(target=render, name="ingest-render", daemon=True)
+    renderer.start()
+    try:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            while (item := rendered.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                for start in range(0, len(item), COPY_CHUNK_BYTES):
+                    copy.write(item[start : start + COPY_CHUNK_BYTES])
+    finally:
+        stop.set()
+        renderer.join()
