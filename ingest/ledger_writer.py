@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,10 @@ from ingest.normalize import normalize_model
 from ingest.parsers import CanonicalRecord
 from ingest.parsers.openai_columnar import TOKEN_TYPES, UsageLineBatch
 
+T = TypeVar("T")
 COPY_CHUNK_BYTES = 1024 * 1024
-PIPELINE_BATCHES = 2  # rendered batches of the fast path waiting for the COPY
+PRICE_CACHE_KEYS = 4096  # list prices per token kept by LedgerBuilder (an export is sorted by day)
+PIPELINE_BATCHES = 2  # batches of the fast path waiting between two of its stages
 BULK_CHUNK_ROWS = 5000
 MONEY_QUANTUM = Decimal("0.0000000001")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the period of a stand-in record (streams only)
@@ -197,6 +200,8 @@ class LedgerBuilder:
         self._periods: dict[tuple[datetime, datetime], _Period] = {}
         # List price per token (None: not priced) by (provider, model_raw, token_type, service_tier, day).
         self._token_prices: dict[tuple[str, str, str, str, date], Decimal | None] = {}
+        # The fast path's streams by (model_raw, service_tier, project, api_key, user_id), as written.
+        self.usage_streams: dict[tuple[str, ...], _Shared] = {}
 
     def shared(self, record: CanonicalRecord) -> _Shared:
         stream = _STREAM_FIELDS(record)
@@ -271,6 +276,8 @@ class LedgerBuilder:
             pass
         provider, model_raw, token_type, service_tier, day = key
         price = list_price(self._prices, provider, (model, model_raw), token_type, day, service_tier)
+        if len(self._token_prices) >= PRICE_CACHE_KEYS:
+            self._token_prices.clear()  # keyed by day: a long export would otherwise grow it without end
         usd_per_token = self._token_prices[key] = None if price is None else per_token(price)
         return usd_per_token
 
@@ -395,8 +402,6 @@ def write_ledger(records: Iterable[CanonicalRecord], builder: LedgerBuilder, upl
 
 # --- The fast path of the OpenAI usage export: column batches in, the same lines out -----------------------
 
-_UNITS_PER_USD = 10**10  # the ledger's cost quantum is 1e-10 USD
-
 
 def _cost_units(quantities: np.ndarray, units_per_token: list[Decimal | None], price_of: np.ndarray) -> np.ndarray:
     """Each quantity x its price per token, in 1e-10 USD rounded half up as ``estimate`` rounds, exactly.
@@ -415,10 +420,6 @@ def _cost_units(quantities: np.ndarray, units_per_token: list[Decimal | None], p
     if scale == 0:
         return products
     return (products + divisor // 2) // divisor
-
-
-def _cost_text(units: int) -> str:
-    return f"{units // _UNITS_PER_USD}.{units % _UNITS_PER_USD:010d}"
 
 
 def _combined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -448,22 +449,32 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
     shared = []
     models: dict[int, str] = {}  # the normalized model id by model_raw code
     for model_code, tier_code, project_code, key_code, user_code in streams.tolist():
-        user_id = batch.user_id.values[user_code]
-        record = CanonicalRecord(
-            period_start=_EPOCH,
-            period_end=_EPOCH,
-            provider="openai",
-            model_raw=batch.model_raw.values[model_code],
-            token_type="input",
-            quantity=0,
-            source_row=0,
-            project=batch.project.values[project_code],
-            api_key=batch.api_key.values[key_code],
-            service_tier=batch.service_tier.values[tier_code],
-            tags={"user_id": user_id} if user_id else {},
+        names = (
+            batch.model_raw.values[model_code],
+            batch.service_tier.values[tier_code],
+            batch.project.values[project_code],
+            batch.api_key.values[key_code],
+            batch.user_id.values[user_code],
         )
-        shared.append(builder.shared(record))
-        models[model_code] = shared[-1].model
+        stream = builder.usage_streams.get(names)
+        if stream is None:
+            model_raw, service_tier, project, api_key, user_id = names
+            record = CanonicalRecord(
+                period_start=_EPOCH,
+                period_end=_EPOCH,
+                provider="openai",
+                model_raw=model_raw,
+                token_type="input",
+                quantity=0,
+                source_row=0,
+                project=project,
+                api_key=api_key,
+                service_tier=service_tier,
+                tags={"user_id": user_id} if user_id else {},
+            )
+            stream = builder.usage_streams[names] = builder.shared(record)
+        shared.append(stream)
+        models[model_code] = stream.model
     period_list = [
         builder.period_of(moments[batch.start.values[start]], moments[batch.end.values[end]])
         for start, end in periods.tolist()
@@ -472,7 +483,7 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
     keys, key_of = _combined([batch.model_raw.codes, batch.service_tier.codes, period_of])
     quantities = batch.quantities
     present = {token_type: quantities[token_type] != 0 for token_type in TOKEN_TYPES}
-    slot_texts: list[list[str]] = []
+    slot_texts: list[np.ndarray] = []
     estimated_periods: set[int] = set()
     for token_type in TOKEN_TYPES:
         prices: list[Decimal | None] = []
@@ -497,12 +508,15 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
             total = Decimal(int(units.sum())).scaleb(-10)
             tally.cost["USD"] = tally.cost["USD"] + total if "USD" in tally.cost else Decimal(0) + total
             estimated_periods.update(np.unique(period_of[priced]).tolist())
-        slot_texts.append(
-            [
-                (f"{q}\t{_cost_text(u)}\testimated" if p else f"{q}\t{COPY_NULL}\tunknown") if q else EMPTY_SLOT
-                for q, u, p in zip(quantity.tolist(), units.tolist(), priced.tolist(), strict=True)
-            ]
-        )
+        slot_text = np.full(len(batch), EMPTY_SLOT, dtype=object)
+        slot_text[priced] = [
+            # The cost in 1e-10 USD with its exponent: PostgreSQL reads "112500E-10" as 0.0000112500.
+            f"{q}\t{cost}E-10\testimated"
+            for q, cost in zip(quantity[priced].tolist(), units[priced].tolist(), strict=True)
+        ]
+        unpriced = mask & ~priced
+        slot_text[unpriced] = [f"{q}\t{COPY_NULL}\tunknown" for q in quantity[unpriced].tolist()]
+        slot_texts.append(slot_text)
     any_record = np.zeros(len(batch), dtype=bool)
     for mask in present.values():
         any_record |= mask
@@ -512,66 +526,90 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
         tally.estimated_keys.add(("openai", period_list[index].day))
     # requests belong to the first token type with a record (as the row parser yields them).
     requests_slot = np.argmax(np.stack([present[token_type] for token_type in TOKEN_TYPES]), axis=0)
-    prefixes = np.array([stream.copy_prefix for stream in shared], dtype=object)[stream_of].tolist()
-    period_texts = np.array([period.copy_text for period in period_list], dtype=object)[period_of].tolist()
+    # Rows without any record (every count zero) write no line.
+    prefixes = np.array([stream.copy_prefix for stream in shared], dtype=object)[stream_of[any_record]]
+    period_texts = np.array([period.copy_text for period in period_list], dtype=object)[period_of[any_record]]
     texts = [
         f"{prefix}{row}\t{period_text}\t{requests}\t{slot}\t{input_}\t{output}\t{cached}\t{write}\t{EMPTY_SLOT}\n"
-        for prefix, row, period_text, requests, slot, input_, output, cached, write, keep in zip(
-            prefixes,
-            batch.source_row.tolist(),
-            period_texts,
-            batch.requests.tolist(),
-            requests_slot.tolist(),
-            *slot_texts,
-            any_record.tolist(),
+        for prefix, row, period_text, requests, slot, input_, output, cached, write in zip(
+            prefixes.tolist(),
+            batch.source_row[any_record].tolist(),
+            period_texts.tolist(),
+            batch.requests[any_record].tolist(),
+            requests_slot[any_record].tolist(),
+            *(slot[any_record].tolist() for slot in slot_texts),
             strict=True,
         )
-        if keep
     ]
     return "".join(texts)
 
 
-def write_usage_batches(batches: Iterable[UsageLineBatch], builder: LedgerBuilder) -> None:
-    """COPY the usage export's column batches into the ledger (PostgreSQL).
+def _in_thread(items: Iterable[T], *, name: str) -> Generator[T]:
+    """Iterate ``items`` in a thread of its own, at most ``PIPELINE_BATCHES`` items ahead of the caller.
 
-    A thread reads and renders the next batches while this one sends the last to PostgreSQL (which
-    waits on the socket without holding the GIL), so the two run side by side on two cores. At most
-    ``PIPELINE_BATCHES`` rendered batches wait in between: memory stays flat whatever the file's size.
+    Arrow's CSV reading and the socket writes of the COPY release the GIL, so reading, rendering and
+    sending run side by side. An error in the thread is raised here; closing this iterator stops the thread.
     """
-    table = LedgerLine._meta.db_table
-    rendered: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=PIPELINE_BATCHES)
+    handed: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=PIPELINE_BATCHES)
     stop = threading.Event()
 
-    def hand_over(item: str | BaseException | None) -> bool:
+    def hand_over(done: bool, item: object) -> bool:
         while not stop.is_set():
             try:
-                rendered.put(item, timeout=0.1)
+                handed.put((done, item), timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def render() -> None:
+    def run() -> None:
+        iterator = iter(items)
         try:
-            for batch in batches:
-                if not hand_over(usage_batch_text(batch, builder)):
-                    return
-            hand_over(None)
-        except BaseException as error:  # handed to the writer, which raises it
-            hand_over(error)
+            for item in iterator:
+                if not hand_over(False, item):
+                    break
+            else:
+                hand_over(True, None)
+        except BaseException as error:  # handed to the caller, which raises it
+            hand_over(True, error)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
-    renderer = threading.Thread(target=render, name="ingest-render", daemon=True)
-    renderer.start()
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            done, item = handed.get()
+            if done:
+                if isinstance(item, BaseException):
+                    raise item
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()
+
+
+def write_usage_batches(batches: Iterable[UsageLineBatch], builder: LedgerBuilder) -> None:
+    """COPY the usage export's column batches into the ledger (PostgreSQL).
+
+    Three stages run side by side, each a few batches ahead of the next: reading (Arrow), rendering the
+    COPY text (Python) and sending it (this thread, waiting on PostgreSQL). Memory stays flat whatever
+    the file's size.
+    """
+    table = LedgerLine._meta.db_table
+    texts = _in_thread(
+        (usage_batch_text(batch, builder) for batch in _in_thread(batches, name="ingest-read")), name="ingest-render"
+    )
     try:
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
         ):
-            while (item := rendered.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                for start in range(0, len(item), COPY_CHUNK_BYTES):
-                    copy.write(item[start : start + COPY_CHUNK_BYTES])
+            for text in texts:
+                for start in range(0, len(text), COPY_CHUNK_BYTES):
+                    copy.write(text[start : start + COPY_CHUNK_BYTES])
     finally:
-        stop.set()
-        renderer.join()
+        texts.close()

@@ -263,19 +263,20 @@ def _replace_earlier_rows(
     """
     if not days:
         return None
-    earlier = LedgerLine.objects.filter(
-        organization_id=upload.organization_id, upload__format=source_format, date__in=sorted(days), unit__in=units
-    ).exclude(upload=upload)
-    if parts:
-        candidates = Upload.objects.filter(
-            organization_id=upload.organization_id, format=source_format, status=Upload.Status.SUCCEEDED
-        ).exclude(pk=upload.pk)
-        same_parts = [
-            candidate.pk
-            for candidate in candidates.only("pk", "summary")
-            if not set(candidate.summary.get("source_parts") or []) or parts & set(candidate.summary["source_parts"])
-        ]
-        earlier = earlier.filter(upload_id__in=same_parts)
+    candidates = Upload.objects.filter(
+        organization_id=upload.organization_id, format=source_format, status=Upload.Status.SUCCEEDED
+    ).exclude(pk=upload.pk)
+    earlier_uploads = [
+        candidate.pk
+        for candidate in candidates.only("pk", "summary")
+        if not parts
+        or not set(candidate.summary.get("source_parts") or [])
+        or parts & set(candidate.summary["source_parts"])
+    ]
+    if not earlier_uploads:
+        return None
+    # By upload first (its index), so the lines just written are never scanned.
+    earlier = LedgerLine.objects.filter(upload_id__in=earlier_uploads, date__in=sorted(days), unit__in=units)
     summary = earlier.aggregate(first=Min("date"), last=Max("date"))
     upload_ids = sorted(set(earlier.values_list("upload_id", flat=True)))
     if not upload_ids:
@@ -300,10 +301,19 @@ def _supersede_estimates(*, upload: Upload, tally: Tally) -> int:
     superseded = 0
     for provider, days in _by_provider(tally.billed_keys).items():
         superseded += _supersede(organization_lines.filter(provider=provider, date__in=days))
+    # Billed cost of this upload was matched just above; for its estimates, look only at the other uploads
+    # (by upload id, an index, so the lines just written are never scanned).
+    other_uploads = list(
+        Upload.objects.filter(organization_id=upload.organization_id, status=Upload.Status.SUCCEEDED)
+        .exclude(pk=upload.pk)
+        .values_list("pk", flat=True)
+    )
     for provider, days in _by_provider(tally.estimated_keys).items():
+        if not other_uploads:
+            break
         billed_days = set(
             LedgerEntry.objects.filter(
-                organization_id=upload.organization_id,
+                upload_id__in=other_uploads,
                 provider=provider,
                 date__in=days,
                 cost_basis__in=BILLED_COST_BASES,

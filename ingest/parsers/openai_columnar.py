@@ -33,10 +33,11 @@ from ingest.parsers import openai
 from ingest.parsers.base import ParseStats, RowError, is_null, normalize_header_name, note_format_version, parse_epoch
 from ingest.parsers.containers import DEFAULT_MAX_EXPANDED_BYTES, export_members
 
-BLOCK_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = 2 * 1024 * 1024
 # The token types of a usage row, in the order the row parser yields them (and the ledger's slot order).
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 _WHOLE_OR_EMPTY = r"^([0-9]+(\.0)?)?$"
+_NULL_CELL = r"^\s*(null|NULL|--)?\s*$"
 EMPTY_BUCKET = "empty time bucket (no usage that day)"
 
 
@@ -86,7 +87,7 @@ def _counts(column: pa.ChunkedArray) -> np.ndarray:
     """Whole token counts (``123`` or ``123.0``; empty is 0) as int64; NotColumnar for any other form."""
     if not pc.all(pc.match_substring_regex(column, _WHOLE_OR_EMPTY)).as_py():
         raise NotColumnar("a token count in a form the row parser reads")
-    digits = pc.replace_substring_regex(column, r"\.0$", "")
+    digits = pc.replace_substring(column, ".0", "")  # only ever a suffix here (checked just above)
     digits = pc.if_else(pc.equal(digits, ""), "0", digits)
     try:
         return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
@@ -95,7 +96,10 @@ def _counts(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def _is_null(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.is_in(pc.utf8_trim_whitespace(column), pa.array(["", "null", "NULL", "--"])))
+    """Cells the row parser reads as null (``is_null``): empty, ``null``, ``NULL`` or ``--``, with any ASCII
+    spacing. Other white space (a no-break space) is not matched here: such a model cell makes the whole
+    file go to the row parser (see ``_lines``), and such a token cell fails ``_counts``."""
+    return np.asarray(pc.match_substring_regex(column, _NULL_CELL))
 
 
 def _header(raw: IO[bytes]) -> list[str]:
@@ -116,7 +120,9 @@ def read_batches(raw: IO[bytes], stats: ParseStats) -> Iterator[UsageLineBatch]:
     note_format_version(stats, openai.format_version(columns))
     names = [f"c{index}" for index in range(len(header))]
     at = {name: f"c{index}" for index, name in enumerate(header)}
-    options = arrow_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=True)
+    # One thread, reading one block at a time: with threads Arrow reads ahead as far as it can, and memory
+    # grows with the file.
+    options = arrow_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False)
     parse_options = arrow_csv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
     convert = arrow_csv.ConvertOptions(
         column_types={name: pa.string() for name in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
