@@ -104,8 +104,8 @@ def test_a_worker_child_killed_mid_ingest_leaves_nothing_partial_and_the_retry_f
     content = export.read_bytes()
     header, body = content.split(b"\n", 1)
     big = tmp_path / "completions_usage_big.csv"
-    big.write_bytes(header + b"\n" + body * 60)  # ~45,000 rows: a few seconds of ingest
-    expected_rows = body.count(b"\n") * 60
+    big.write_bytes(header + b"\n" + body * 240)  # ~180,000 rows: a few seconds of ingest
+    expected_rows = body.count(b"\n") * 240
     response = client.post(
         "/api/v1/uploads/",
         {"file": SimpleUploadedFile(big.name, big.read_bytes()), "organization": "acme"},
