@@ -24,7 +24,8 @@ def test_old_ledger_rows_read_the_same_through_the_view_after_the_migration() ->
     try:
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO finops_organization (slug, name, reporting_currency, holiday_country, created_at) VALUES ('m', 'M', 'USD', '', now())"
+                "INSERT INTO finops_organization (slug, name, reporting_currency, holiday_country, created_at) "
+                "VALUES ('m', 'M', 'USD', '', now())"
             )
             cursor.execute("SELECT id FROM finops_organization WHERE slug = 'm'")
             (organization_id,) = cursor.fetchone()
