@@ -339,25 +339,33 @@ def _copy_line(line: _Line) -> str:
     )
 
 
-def _write_copy(records: Iterable[CanonicalRecord], builder: LedgerBuilder) -> None:
-    """Stream the records into the ledger with COPY, as pre-rendered lines in chunks of about 1 MiB."""
+def _copy_into_ledger(texts: Iterable[str]) -> None:
+    """Send pre-rendered ledger lines (COPY text format, the columns of COPY_COLUMNS) with one COPY, in
+    writes of at most COPY_CHUNK_BYTES."""
     table = LedgerLine._meta.db_table
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
     ):
-        texts: list[str] = []
-        size = 0
-        for line in _lines(records, builder):
-            text = _copy_line(line)
-            texts.append(text)
-            size += len(text)
-            if size >= COPY_CHUNK_BYTES:
-                copy.write("".join(texts))
-                texts.clear()
-                size = 0
-        if texts:
-            copy.write("".join(texts))
+        for text in texts:
+            for start in range(0, len(text), COPY_CHUNK_BYTES):
+                copy.write(text[start : start + COPY_CHUNK_BYTES])
+
+
+def _copy_chunks(records: Iterable[CanonicalRecord], builder: LedgerBuilder) -> Iterator[str]:
+    """The records' lines as COPY text, joined into chunks of about COPY_CHUNK_BYTES."""
+    texts: list[str] = []
+    size = 0
+    for line in _lines(records, builder):
+        text = _copy_line(line)
+        texts.append(text)
+        size += len(text)
+        if size >= COPY_CHUNK_BYTES:
+            yield "".join(texts)
+            texts.clear()
+            size = 0
+    if texts:
+        yield "".join(texts)
 
 
 def _write_bulk(records: Iterable[CanonicalRecord], builder: LedgerBuilder, upload: Upload) -> None:
@@ -395,7 +403,7 @@ def _write_bulk(records: Iterable[CanonicalRecord], builder: LedgerBuilder, uplo
 def write_ledger(records: Iterable[CanonicalRecord], builder: LedgerBuilder, upload: Upload) -> None:
     """Write the records into the ledger inside the caller's transaction: COPY on PostgreSQL."""
     if connection.vendor == "postgresql":
-        _write_copy(records, builder)
+        _copy_into_ledger(_copy_chunks(records, builder))
     else:
         _write_bulk(records, builder, upload)
 
@@ -599,17 +607,10 @@ def write_usage_batches(batches: Iterable[UsageLineBatch], builder: LedgerBuilde
     COPY text (Python) and sending it (this thread, waiting on PostgreSQL). Memory stays flat whatever
     the file's size.
     """
-    table = LedgerLine._meta.db_table
     texts = _in_thread(
         (usage_batch_text(batch, builder) for batch in _in_thread(batches, name="ingest-read")), name="ingest-render"
     )
     try:
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for text in texts:
-                for start in range(0, len(text), COPY_CHUNK_BYTES):
-                    copy.write(text[start : start + COPY_CHUNK_BYTES])
+        _copy_into_ledger(texts)
     finally:
         texts.close()

@@ -158,11 +158,6 @@ def ledger_renormalize_models(*, organization: Organization) -> int:
     return changed
 
 
-def _slot_is(token_type: str, *bases: str) -> Q:
-    """Lines whose ``token_type`` slot holds a record with one of these cost bases."""
-    return Q(**{f"{slot_field(token_type, 'basis')}__in": bases})
-
-
 def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | None = None) -> dict[str, int]:
     """Price again, from the price book as it is now, every ledger record whose cost is a list-price estimate
     or is missing for lack of a price; billed records are never touched. Returns counts of records

@@ -83,37 +83,21 @@ class LedgerEntryFactory(factory.django.DjangoModelFactory):
         return LedgerEntry.objects.get(line=line)
 
 
+# What a line and each of its entries share (the lineage, period and dimensions).
+_LINE_FIELDS = sorted(
+    {field.attname for field in LedgerLine._meta.concrete_fields}
+    & {field.attname for field in LedgerEntry._meta.concrete_fields} - {"id", "requests"}
+)
+
+
 def create_ledger_entries(entries: list[LedgerEntry]) -> list[LedgerLine]:
     """Store unsaved ledger entries (``LedgerEntryFactory.build``) as ledger lines, one filled slot each."""
     lines = []
     for entry in entries:
         line = LedgerLine(
-            organization_id=entry.organization_id,
-            upload_id=entry.upload_id,
-            team_id=entry.team_id,
             requests=entry.requests,
             requests_slot=None if entry.requests is None else LEDGER_SLOTS.index(entry.token_type),
-            **{
-                field: getattr(entry, field)
-                for field in (
-                    "source_row",
-                    "date",
-                    "period_start",
-                    "period_end",
-                    "provider",
-                    "model",
-                    "model_raw",
-                    "unit",
-                    "currency",
-                    "project",
-                    "workspace",
-                    "api_key",
-                    "account",
-                    "region",
-                    "service_tier",
-                    "tags",
-                )
-            },
+            **{field: getattr(entry, field) for field in _LINE_FIELDS},
         )
         setattr(line, slot_field(entry.token_type, "quantity"), entry.quantity)
         setattr(line, slot_field(entry.token_type, "cost"), entry.cost)

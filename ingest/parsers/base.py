@@ -52,8 +52,8 @@ class ParseStats:
     # usage): which parts this file holds. A later file replaces earlier rows only of the same parts.
     source_parts: set[str] = field(default_factory=set)
 
-    def skip(self, reason: str) -> None:
-        self.rows_skipped[reason] = self.rows_skipped.get(reason, 0) + 1
+    def skip(self, reason: str, rows: int = 1) -> None:
+        self.rows_skipped[reason] = self.rows_skipped.get(reason, 0) + rows
 
 
 @dataclass(slots=True)

@@ -32,6 +32,8 @@ SIGNATURE = frozenset(
     {"start_time", "end_time", "start_time_iso", "num_model_requests", "input_tokens", "output_tokens"}
 )
 
+EMPTY_BUCKET = "empty time bucket (no usage that day)"
+
 SCHEMA_2026 = "2026 schema (input_text_tokens, input_cache_write_tokens)"
 SCHEMA_2025 = "2025 schema (input_text_tokens)"
 SCHEMA_OLDER = "pre-mid-2025 schema (no input_text_tokens)"
@@ -43,6 +45,11 @@ def format_version(columns: set[str]) -> str:
     if "input_text_tokens" not in columns:
         return SCHEMA_OLDER
     return SCHEMA_2026 if "input_cache_write_tokens" in columns else SCHEMA_2025
+
+
+def service_tier_of(batch: str, tier: str) -> str:
+    """The service tier of a row from its ``batch`` and ``service_tier`` cells: Batch API rows are ``batch``."""
+    return "batch" if batch.strip().lower() == "true" else (tier.strip() or "default")
 
 
 def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
@@ -108,7 +115,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         model = values[model_at]
         no_model = is_null(model)
         if no_model and is_null(values[input_at]) and is_null(values[output_at]):
-            stats.skip("empty time bucket (no usage that day)")
+            stats.skip(EMPTY_BUCKET)
             continue
         if missing_time:
             raise IngestError(
@@ -156,8 +163,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         if len(errors) > before or start is None or end is None:
             continue
         model_raw = model.strip()
-        batch = values[batch_at].strip().lower() == "true"
-        service_tier = "batch" if batch else (values[tier_at].strip() or "default")
+        service_tier = service_tier_of(values[batch_at], values[tier_at])
         project = values[project_at].strip()
         api_key = values[key_at].strip()
         user_id = values[user_at].strip()

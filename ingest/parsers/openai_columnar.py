@@ -18,7 +18,8 @@ with the row parser's own functions.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,15 +31,23 @@ import pyarrow.compute as pc
 from pyarrow import csv as arrow_csv
 
 from ingest.parsers import openai
-from ingest.parsers.base import ParseStats, RowError, is_null, normalize_header_name, note_format_version, parse_epoch
+from ingest.parsers.base import (
+    NULL_VALUES,
+    ParseStats,
+    RowError,
+    is_null,
+    normalize_header_name,
+    note_format_version,
+    parse_epoch,
+)
 from ingest.parsers.containers import DEFAULT_MAX_EXPANDED_BYTES, export_members
 
 BLOCK_BYTES = 2 * 1024 * 1024
 # The token types of a usage row, in the order the row parser yields them (and the ledger's slot order).
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 _WHOLE_OR_EMPTY = r"^([0-9]+(\.0)?)?$"
-_NULL_CELL = r"^\s*(null|NULL|--)?\s*$"
-EMPTY_BUCKET = "empty time bucket (no usage that day)"
+# The cells ``is_null`` reads as null (NULL_VALUES), with any ASCII spacing around them.
+_NULL_CELL = r"^\s*(" + "|".join(re.escape(value) for value in sorted(NULL_VALUES) if value) + r")?\s*$"
 
 
 class NotColumnar(Exception):
@@ -73,14 +82,10 @@ class UsageLineBatch:
         return len(self.source_row)
 
 
-def _strings(column: pa.ChunkedArray, transform: object = str.strip) -> Strings:
+def _strings(column: pa.ChunkedArray, transform: Callable[[str], str] = str.strip) -> Strings:
     encoded = pc.dictionary_encode(column).combine_chunks()
-    values = [transform(value) for value in encoded.dictionary.to_pylist()]  # type: ignore[operator]
+    values = [transform(value) for value in encoded.dictionary.to_pylist()]
     return Strings(codes=encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), values=values)
-
-
-def _tier_of(batch: str, tier: str) -> str:
-    return "batch" if batch.strip().lower() == "true" else (tier.strip() or "default")
 
 
 def _counts(column: pa.ChunkedArray) -> np.ndarray:
@@ -98,7 +103,7 @@ def _counts(column: pa.ChunkedArray) -> np.ndarray:
 def _is_null(column: pa.ChunkedArray) -> np.ndarray:
     """Cells the row parser reads as null (``is_null``): empty, ``null``, ``NULL`` or ``--``, with any ASCII
     spacing. Other white space (a no-break space) is not matched here: such a model cell makes the whole
-    file go to the row parser (see ``_lines``), and such a token cell fails ``_counts``."""
+    file go to the row parser (see ``_line_batch``), and such a token cell fails ``_counts``."""
     return np.asarray(pc.match_substring_regex(column, _NULL_CELL))
 
 
@@ -115,7 +120,7 @@ def read_batches(raw: IO[bytes], stats: ParseStats) -> Iterator[UsageLineBatch]:
     columns = set(header)
     if "input_text_tokens" not in columns or not {"start_time", "end_time", "model"} <= columns:
         raise NotColumnar("not the 2025 or 2026 schema")
-    if len(set(header)) != len(header):
+    if len(columns) != len(header):
         raise NotColumnar("a repeated column name")
     note_format_version(stats, openai.format_version(columns))
     names = [f"c{index}" for index in range(len(header))]
@@ -145,7 +150,9 @@ def read_batches(raw: IO[bytes], stats: ParseStats) -> Iterator[UsageLineBatch]:
         source_row = np.arange(next_row, next_row + rows, dtype=np.int64)
         next_row += rows
         stats.rows_read += rows
-        yield from _lines(table, at, source_row, moments, stats)
+        lines = _line_batch(table, at, source_row, moments, stats)
+        if lines is not None:
+            yield lines
 
 
 def _column(table: pa.Table, at: dict[str, str], name: str) -> pa.ChunkedArray:
@@ -154,22 +161,22 @@ def _column(table: pa.Table, at: dict[str, str], name: str) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
 
 
-def _lines(
+def _line_batch(
     table: pa.Table, at: dict[str, str], source_row: np.ndarray, moments: dict[str, datetime], stats: ParseStats
-) -> Iterator[UsageLineBatch]:
+) -> UsageLineBatch | None:
+    """The usage lines of one block of rows; None when every row is an empty time bucket."""
+
     def column(name: str) -> pa.ChunkedArray:
         return _column(table, at, name)
 
     empty = _is_null(column("model")) & _is_null(column("input_tokens")) & _is_null(column("output_tokens"))
     if empty.any():
-        stats.rows_skipped[EMPTY_BUCKET] = stats.rows_skipped.get(EMPTY_BUCKET, 0) + int(empty.sum())
+        stats.skip(openai.EMPTY_BUCKET, int(empty.sum()))
         keep = pa.array(~empty)
         table = table.filter(keep)
         source_row = source_row[~empty]
         if table.num_rows == 0:
-            return
-    if _is_null(column("model")).any():
-        raise NotColumnar("a row without a model")
+            return None
     input_all = _counts(column("input_tokens"))
     cached = _counts(column("input_cached_tokens"))
     cache_write = _counts(column("input_cache_write_tokens"))
@@ -197,14 +204,16 @@ def _lines(
     service_tier = Strings(
         codes=inverse.astype(np.int64),
         values=[
-            _tier_of(batch_flags.values[pair // len(tiers.values)], tiers.values[pair % len(tiers.values)])
+            openai.service_tier_of(
+                batch_flags.values[pair // len(tiers.values)], tiers.values[pair % len(tiers.values)]
+            )
             for pair in distinct.tolist()
         ],
     )
     model_raw = _strings(column("model"))
-    if any(is_null(value) for value in model_raw.values):
+    if any(is_null(value) for value in model_raw.values):  # the row parser reports a row without a model
         raise NotColumnar("a row without a model")
-    yield UsageLineBatch(
+    return UsageLineBatch(
         source_row=source_row,
         start=start,
         end=end,

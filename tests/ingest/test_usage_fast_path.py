@@ -93,8 +93,7 @@ def _both_ways(name: str, content: bytes, monkeypatch: pytest.MonkeyPatch) -> tu
     return fast, rows
 
 
-def _demo_export() -> tuple[str, bytes]:
-    directory = Path(pytest.importorskip("tempfile").mkdtemp())
+def _demo_export(directory: Path) -> tuple[str, bytes]:
     path = write_openai_usage_exports(directory, end=date(2026, 3, 31), months=1)[0]
     return path.name, path.read_bytes()
 
@@ -103,11 +102,11 @@ def _demo_export() -> tuple[str, bytes]:
     "source",
     ["edge_rows", "edge_rows_crlf", "edge_rows_gzip", "public_sample", "demo_export"],
 )
-def test_the_fast_path_writes_what_the_row_parser_writes(source: str, db, price_catalog, monkeypatch) -> None:
+def test_the_fast_path_writes_what_the_row_parser_writes(source: str, db, price_catalog, monkeypatch, tmp_path) -> None:
     if source == "public_sample":
         name, content = OPENAI_USAGE_SAMPLE.name, OPENAI_USAGE_SAMPLE.read_bytes()
     elif source == "demo_export":
-        name, content = _demo_export()
+        name, content = _demo_export(tmp_path)
     else:
         text = "\n".join([HEADER, *EDGE_ROWS]) + "\n"
         name, content = "completions_usage_2025-01-01_2025-01-02.csv", text.encode()
