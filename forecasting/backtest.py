@@ -329,6 +329,7 @@ def select_model(
     interval_width: float = 0.8,
     margin: float = SELECTION_MARGIN,
     holiday_country: str = "",
+    default: str | None = None,
 ) -> ModelSelection:
     """Backtest every candidate on ``history`` and pick the one to serve it with.
 
@@ -338,6 +339,7 @@ def select_model(
     Histories too short to backtest, or that the engine serves with a simple model anyway (all zero, sparse), get
     the default and a reason. The metrics of every horizon in ``horizons`` are returned for storage and display.
     ``holiday_country`` gives the Prophet-based candidates that country's public holidays, as the forecast will.
+    ``default`` replaces the engine's default model as the one kept without convincing evidence.
     """
     started = time.perf_counter()
     if not candidates:
@@ -347,7 +349,8 @@ def select_model(
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; expected some of {', '.join(engine.MODEL_NAMES)}")
     clean = engine.clean_history(history)
     all_horizons = sorted({*horizons, horizon_days})
-    fallback = engine.DEFAULT_MODEL if engine.DEFAULT_MODEL in candidates else candidates[0]
+    preferred = default or engine.DEFAULT_MODEL
+    fallback = preferred if preferred in candidates else candidates[0]
 
     simple = engine.simple_model_reason(clean.y)
     if simple is not None:

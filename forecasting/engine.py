@@ -23,7 +23,9 @@ The models for histories of 8 weeks and more, all fitted on ``log1p(y)`` so grow
 * ``"weekly_profile"``: each weekday's (trimmed) geometric mean over the last 8 weeks;
 * ``"ets"``: statsforecast's AutoETS with a weekly season, on the last year (a later forecast may keep the form it
   chose, ``ets_form``, and only re-estimate that form's parameters);
-* ``"seasonal_naive"``: the last 7 days repeated.
+* ``"seasonal_naive"``: the last 7 days repeated;
+* ``"trend"``: the growth model of ``forecasting.growth``: a log-linear trend with weekday effects over the last 18
+  weeks, a launch step kept as a step, the slope carried forward lightly damped. The default of workload volumes.
 
 Intervals do not sample paths. They come from the history itself: the engine replays the weekly-profile forecast
 from every day of the last two years and measures how far the actual days fell from it at each horizon (in log
@@ -57,6 +59,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from forecasting.growth import TREND_WINDOW_DAYS, trend_points
 
 __all__ = [
     "BLEND_TREND_DAMPING",
@@ -117,7 +121,7 @@ ETS_MAX_HISTORY_DAYS = 365
 """AutoETS sees at most the last year: its season is the week, and its fit time grows with the history (0.23 s on
 365 days, 0.45 s on 730 here)."""
 
-MODEL_NAMES = ("blend", "prophet", "weekly_profile", "ets", "seasonal_naive")
+MODEL_NAMES = ("blend", "prophet", "weekly_profile", "ets", "seasonal_naive", "trend")
 """Models a caller may request for histories of at least ``MIN_PROPHET_DAYS`` days."""
 
 DEFAULT_MODEL = "blend"
@@ -128,6 +132,7 @@ INTERVAL_SCALE = {
     "weekly_profile": 0.95,
     "ets": 1.05,
     "seasonal_naive": 1.0,
+    "trend": 1.0,
 }
 """Per-model factor on the weekly-profile error quantiles (``seasonal_naive`` uses its own errors).
 
@@ -639,6 +644,8 @@ def _points_and_fit(
             points[name] = _seasonal_naive_points(y, horizon)
         elif name == "ets":
             points[name], _ = _ets_points(y, horizon)
+        elif name == "trend":
+            points[name] = trend_points(y, horizon)
     return points, used_fit
 
 
@@ -868,6 +875,10 @@ def _model_description(model_name: str, y: FloatArray, holiday_country: str = ""
         "weekly_profile": f"weekly profile (each weekday's geometric mean over the last {weeks} weeks)",
         "ets": f"AutoETS (weekly season, last {min(n_days, ETS_MAX_HISTORY_DAYS)} days)",
         "seasonal_naive": f"seasonal naive (last {SEASON_DAYS} days repeated)",
+        "trend": (
+            f"growth model (log-linear trend over the last {min(n_days, TREND_WINDOW_DAYS)} days, lightly damped, "
+            "weekday effects, a level shift where the data show one)"
+        ),
     }
     return f"history of {_days(n_days)} with {nonzero_days} non-zero days: {descriptions[model_name]}"
 

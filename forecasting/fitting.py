@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecasting.backtest import ModelSelection, select_model
 from forecasting.engine import ProphetFit, SeriesForecast, forecast_daily, validate_holiday_country
+from forecasting.growth import level_drift_sigma
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class FittedSeries:
     model_name: str
     reason: str
     backtest: dict[str, Any]
-    forecast: dict[str, list[float]]
+    forecast: dict[str, Any]
     prophet_fit: dict[str, Any] | None
 
 
@@ -32,10 +33,27 @@ def _rounded(values: np.ndarray) -> list[float]:
     return [round(float(value), 3) for value in values]
 
 
-SELECTION_CANDIDATES = ("blend", "prophet", "weekly_profile", "ets", "seasonal_naive")
-"""Models a series' backtest chooses among: the blend and Prophet against three baselines, the weekly profile,
-exponential smoothing (statsforecast's AutoETS with a weekly season on the last year) and seasonal naive. AutoETS
-costs about 0.25 s per origin, so a selection pass costs about 0.7 s more per series; it runs monthly."""
+@dataclass(frozen=True)
+class SelectionPolicy:
+    """The candidates a series' backtest chooses among, and the model kept without convincing evidence."""
+
+    candidates: tuple[str, ...]
+    default: str
+
+
+SELECTION_POLICIES = {
+    "series": SelectionPolicy(("blend", "prophet", "weekly_profile", "ets", "seasonal_naive"), "blend"),
+    "workload": SelectionPolicy(("trend", "prophet", "blend", "ets", "weekly_profile", "seasonal_naive"), "trend"),
+}
+"""The one registry of forecast candidates (a model itself is registered in ``engine.MODEL_NAMES``).
+
+``series``: any daily series (``manage.py forecast_csv``, the real-series accuracy benchmark): the blend (damped
+Prophet with the weekly profile) by default, against Prophet, the weekly profile, exponential smoothing
+(statsforecast's AutoETS, weekly season, last year) and seasonal naive.
+
+``workload``: the token volume of a provider x team workload, what a run fits. Programs grow, so the default is
+the growth model (``forecasting.growth``), which carries the measured growth rate forward and keeps a launch step
+a step; the others win only by a clear margin in the backtest. See ``benchmarks/org_backtest.py``."""
 
 
 def _metrics_dict(metrics: Any) -> dict[str, Any]:
@@ -58,6 +76,7 @@ def choose_and_forecast(
     previous_backtest: dict[str, Any] | None = None,
     previous_fit: dict[str, Any] | None = None,
     holiday_country: str = "",
+    policy: str = "series",
 ) -> tuple[SeriesForecast, dict[str, Any]]:
     """The service's path for one series: choose the model by backtest (or reuse a recent choice), forecast.
 
@@ -67,15 +86,21 @@ def choose_and_forecast(
     reused when ``engine.reusable_prophet_fit`` accepts it, so most nightly refreshes fit no Prophet at all; an
     AutoETS series keeps the form (``backtest["ets_form"]``) its selection's fit chose and re-estimates only that.
     An unreadable stored fit is ignored (fitted again). ``holiday_country`` gives Prophet that country's public
-    holidays, in the backtest and the forecast alike. ``manage.py forecast_csv`` calls this too.
+    holidays, in the backtest and the forecast alike. ``policy`` names the ``SELECTION_POLICIES`` entry (candidates
+    and default). ``manage.py forecast_csv`` calls this too.
     """
     validate_holiday_country(holiday_country)  # before the backtest, which would take a bad one for a failing model
     if reuse_model:
         backtest = {**(previous_backtest or {}), "selected": reuse_model, "reused": True}
         model_name = reuse_model
     else:
+        chosen_policy = SELECTION_POLICIES[policy]
         selection = select_model(
-            history, SELECTION_CANDIDATES, interval_width=interval_width, holiday_country=holiday_country
+            history,
+            chosen_policy.candidates,
+            interval_width=interval_width,
+            holiday_country=holiday_country,
+            default=chosen_policy.default,
         )
         model_name = selection.model_name
         metrics = {
@@ -156,8 +181,10 @@ def fit_series(
     previous_backtest: dict[str, Any] | None = None,
     previous_fit: dict[str, Any] | None = None,
     holiday_country: str = "",
+    policy: str = "workload",
 ) -> FittedSeries:
-    """``choose_and_forecast`` with the result in the shape a ForecastSeries stores."""
+    """``choose_and_forecast`` with the result in the shape a ForecastSeries stores, plus the daily standard
+    deviation of the series' level drift (``forecasting.growth.level_drift_sigma``) the roll-up samples."""
     result, backtest = choose_and_forecast(
         history,
         horizon_days=horizon_days,
@@ -166,8 +193,10 @@ def fit_series(
         previous_backtest=previous_backtest,
         previous_fit=previous_fit,
         holiday_country=holiday_country,
+        policy=policy,
     )
     frame = result.frame
+    drift_sigma, drift_errors = level_drift_sigma(history["y"].to_numpy(dtype=np.float64))
     return FittedSeries(
         model_name=result.model_name,
         reason=result.reason,
@@ -176,6 +205,8 @@ def fit_series(
             "yhat": _rounded(frame["yhat"].to_numpy()),
             "lower": _rounded(frame["yhat_lower"].to_numpy()),
             "upper": _rounded(frame["yhat_upper"].to_numpy()),
+            "drift_sigma": round(drift_sigma, 6),
+            "drift_errors": drift_errors,
         },
         prophet_fit=result.prophet_fit.as_dict() if result.prophet_fit is not None else None,
     )

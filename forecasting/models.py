@@ -97,14 +97,21 @@ class ForecastPoint(models.Model):
 
 
 class ForecastSeries(models.Model):
-    """One leaf series of a run: a provider x team x model x token type's daily tokens, its model and backtest."""
+    """One series of a run. A **workload** (provider x team daily tokens; ``model`` and ``token_type`` empty) is
+    fitted: its model, backtest and volume forecast. A **leaf** (provider x team x model x token type) is derived:
+    its workload's volume times the leaf's share of the workload's mix (``forecasting.mix``)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Kind(models.TextChoices):
+        WORKLOAD = "workload", "Workload (fitted volume)"
+        LEAF = "leaf", "Leaf (share of its workload)"
+
     run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="series")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LEAF)
     provider = models.CharField(max_length=60)
     team = models.CharField(max_length=120, help_text='Team name, or "unallocated".')
     model = models.CharField(max_length=160)
@@ -125,6 +132,7 @@ class ForecastSeries(models.Model):
     error = models.TextField(blank=True)
 
     PUBLIC_FIELDS = (
+        "kind",
         "provider",
         "team",
         "model",
@@ -149,6 +157,8 @@ class ForecastSeries(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.WORKLOAD:
+            return f"{self.provider}/{self.team} (workload)"
         return f"{self.provider}/{self.team}/{self.model}/{self.token_type}"
 
 

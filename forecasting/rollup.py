@@ -1,31 +1,31 @@
-"""Adds leaf forecasts up to every budgeting level, with intervals from sampled paths (pure: no Django).
+"""Adds workload forecasts up to every budgeting level, with points and intervals from the same sampled paths
+(pure: no Django).
 
-A run forecasts leaves (provider x team x model x token type, daily tokens). This module turns them into
-monthly tokens and cost at the levels people budget at: organization, provider, team, model and
-team x model. Reconciliation is **bottom-up**: every level's point forecast is the sum of its leaves'
-point forecasts, so teams and models add up to the organization total exactly.
+A run forecasts the token volume of each workload (provider x team, daily tokens) and splits it into leaves
+(model x token type) by the workload's mix (``forecasting.mix``): a leaf's path is its workload's path times the
+leaf's fraction of each day. This module turns those paths into monthly tokens and cost at the levels people budget
+at: organization, provider, team, model and team x model.
 
-Intervals come from sampling, not from adding bounds:
+**Points are means of the summed paths.** Every level's monthly point is the mean over samples of the level's
+summed paths, and its intervals are central quantiles of the same sums; means add up exactly, so teams and models
+add up to the organization, and a point lies inside its own interval (an interval that would not contain it, which
+takes an extremely skewed sum, is widened to it).
 
-* Volume. Each leaf gets ``n_samples`` daily paths around its point forecast: ``yhat_t + s_t * e_t``, where
-  ``s_t`` is the leaf's own band half-width over the normal quantile of its interval (separately above and
-  below the point, so skewed bands stay skewed), clipped at 0, and ``e_t`` is a stationary AR(1) series of
-  standard normals with ``phi = PATH_AUTOCORRELATION``: a day above forecast tends to be followed by
-  another, so a month's interval is wider than if days were independent, and narrower than adding daily
-  bounds. Leaves share shocks: each leaf's normals are ``sqrt(rho) * c_t + sqrt(1 - rho) * e_t`` with one
-  common AR(1) series ``c_t`` for the whole run, where ``rho`` is ``shared_shock_correlation``: the average
-  correlation of the leaves' own week-on-week changes in their history (token types of one model move
-  together, teams share the business cycle). Independent leaves (``rho = 0``) would make every level's
-  interval too narrow and, with skewed leaf bands, put the sum of the leaves' points below the level's
-  lower bound. Paths are drawn in token space, not log space:
-  a leaf whose band is many times its point (a retired model: point 0, band up to last year's volume)
-  would otherwise draw astronomically large days from the log-normal tail.
-* Price. Each leaf brings a price outlook: a point path and sampled paths of USD per token per day
-  (from the price projection under the run's scenario and migration policy). Cost of a path is the sum
-  over days of tokens x price of the same sample index, so volume and price uncertainty combine.
+Paths of a workload, in ``log1p`` space around its point forecast ``yhat``:
 
-Monthly intervals (50%, 80%, 95%) are the central quantiles of the summed paths of each level, widened
-if needed so they always contain the point forecast.
+* **day-to-day noise**: the workload's band half-width of its first forecast week over the normal quantile of its
+  width (separately above and below, so skewed bands stay skewed) times a stationary AR(1) series of standard
+  normals with ``phi = PATH_AUTOCORRELATION`` (a day above forecast tends to be followed by another);
+* **level drift**: a random walk with the workload's own daily standard deviation ``drift_sigma``
+  (``forecasting.growth.level_drift_sigma``, measured on the history's monthly sums), so the uncertainty of a
+  month's total grows with how far ahead it is, calibrated on monthly sums.
+
+Workloads share shocks: both parts are ``sqrt(rho) * common + sqrt(1 - rho) * own`` with one common series for the
+run, where ``rho`` is ``shared_shock_correlation``, the average correlation of the workloads' own week-on-week
+changes (teams share the business cycle). Each leaf brings a price outlook: a point path and sampled paths of USD
+per token per day; cost of a path is the sum over days of tokens x price of the same sample index, so volume and
+price uncertainty combine in the cost intervals. A level's cost point is the sum over its leaves and days of the
+leaf's mean tokens times its point price: it adds up exactly too, and equals tokens x price where the price is flat.
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ __all__ = [
     "INTERVAL_WIDTHS",
     "LEVELS",
     "PATH_AUTOCORRELATION",
-    "LeafForecast",
+    "LeafPart",
     "LevelMonth",
     "PriceOutlook",
     "Rollup",
+    "WorkloadForecast",
     "level_keys",
     "roll_up",
     "shared_shock_correlation",
@@ -56,7 +57,14 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 INTERVAL_WIDTHS = (0.5, 0.8, 0.95)
-PATH_AUTOCORRELATION = 0.8
+PATH_AUTOCORRELATION = 0.5
+"""Day-to-day persistence of a path's noise. Persistent error (a level or growth rate that was wrong) is the level
+drift's part, measured on monthly sums; the noise only carries a busy day into the next."""
+NOISE_DAYS = 7
+"""The day-to-day noise of a path is the band of the first forecast week; the level drift does the widening."""
+MAX_LOG_SPREAD = 1.0
+"""Largest standard deviation of the day-to-day noise in log space: a workload forecast at about zero with an
+additive band (a short history's simple model) must not draw astronomically large days from the log-normal tail."""
 LEVELS = ("organization", "provider", "team", "model", "team_model")
 KEY_SEPARATOR = " | "
 
@@ -70,18 +78,29 @@ class PriceOutlook:
 
 
 @dataclass(frozen=True)
-class LeafForecast:
-    """One leaf's daily forecast over the run's horizon, with its interval at ``interval_width``."""
+class LeafPart:
+    """One leaf of a workload: its keys, its fraction of the workload's volume per future day, its prices."""
 
     provider: str
     team: str
     model: str
     token_type: str
+    fraction: FloatArray
+    price: PriceOutlook | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadForecast:
+    """A workload's daily volume forecast with its band at ``interval_width``, its level drift and its leaves."""
+
+    provider: str
+    team: str
     yhat: FloatArray
     lower: FloatArray
     upper: FloatArray
     interval_width: float
-    price: PriceOutlook | None = None
+    drift_sigma: float
+    leaves: tuple[LeafPart, ...]
 
 
 @dataclass
@@ -100,10 +119,11 @@ class LevelMonth:
 
 @dataclass
 class Rollup:
-    """Monthly results per (level, key), and the organization's daily point and band for charts."""
+    """Monthly results per (level, key), each leaf's mean daily path, and the organization's daily point and band."""
 
     months: dict[tuple[str, str], list[LevelMonth]] = field(default_factory=dict)
     shared_correlation: float = 0.0
+    leaf_means: dict[tuple[str, str, str, str], FloatArray] = field(default_factory=dict)
     daily_dates: pd.DatetimeIndex | None = None
     daily_tokens: FloatArray | None = None
     daily_lower: FloatArray | None = None
@@ -113,7 +133,7 @@ class Rollup:
     daily_cost_upper: FloatArray | None = None
 
 
-def level_keys(leaf: LeafForecast) -> list[tuple[str, str]]:
+def level_keys(leaf: LeafPart) -> list[tuple[str, str]]:
     """The (level, key) pairs a leaf adds into."""
     return [
         ("organization", ""),
@@ -133,18 +153,23 @@ def _ar1_normals(rng: np.random.Generator, n_samples: int, horizon: int, phi: fl
     return np.asarray(lfilter([scale], [1.0, -phi], shocks, axis=1), dtype=np.float64)
 
 
+def _random_walks(rng: np.random.Generator, n_samples: int, horizon: int) -> FloatArray:
+    """Random walks of standard-normal daily steps, shape (n_samples, horizon): variance ``t + 1`` on day ``t``."""
+    return np.cumsum(rng.standard_normal((n_samples, horizon)), axis=1)
+
+
 MAX_SHARED_CORRELATION = 0.9
 SHARED_CORRELATION_DAYS = 365
 _MIN_ACTIVE_DAYS = 56
 
 
 def shared_shock_correlation(histories: Sequence[FloatArray], *, days: int = SHARED_CORRELATION_DAYS) -> float:
-    """How much the leaves' shocks move together: the mean pairwise correlation of their week-on-week changes of
+    """How much the workloads' shocks move together: the mean pairwise correlation of their week-on-week changes of
     ``log1p`` daily tokens (which removes level, growth and the weekday rhythm) over their last ``days`` days.
 
-    ``histories`` are daily values ending on the same day. Leaves with under 56 days or under 56 non-zero days
+    ``histories`` are daily values ending on the same day. Series with under 56 days or under 56 non-zero days
     in the window, or without any change, are left out; the result is clipped to [0, 0.9] and is 0 with fewer
-    than two usable leaves.
+    than two usable series.
     """
     window = min(days, min((len(values) for values in histories), default=0))
     if window < _MIN_ACTIVE_DAYS:
@@ -165,44 +190,56 @@ def shared_shock_correlation(histories: Sequence[FloatArray], *, days: int = SHA
     return float(np.clip(np.nanmean(pairs), 0.0, MAX_SHARED_CORRELATION))
 
 
-def _volume_paths(leaf: LeafForecast, normals: FloatArray) -> FloatArray:
-    z = NormalDist().inv_cdf(0.5 + leaf.interval_width / 2)
-    centre = np.maximum(leaf.yhat, 0.0)
-    above = np.maximum(leaf.upper - centre, 0.0) / z
-    below = np.maximum(centre - leaf.lower, 0.0) / z
-    spread = np.where(normals >= 0, above, below)
-    return np.maximum(centre + spread * normals, 0.0)
+@dataclass(frozen=True)
+class _Shocks:
+    """The run's common noise and drift series, and how much of each workload's shocks they make up."""
+
+    common_noise: FloatArray | None
+    common_drift: FloatArray | None
+    shared_part: float
+    own_part: float
+
+
+def _volume_paths(workload: WorkloadForecast, rng: np.random.Generator, shocks: _Shocks) -> FloatArray:
+    """Sampled daily volume paths of a workload, shape (n_samples, horizon)."""
+    horizon = len(workload.yhat)
+    n_samples = shocks.common_noise.shape[0] if shocks.common_noise is not None else 0
+    noise = _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION)
+    drift = _random_walks(rng, n_samples, horizon)
+    if shocks.common_noise is not None and shocks.common_drift is not None:
+        noise = shocks.shared_part * shocks.common_noise + shocks.own_part * noise
+        drift = shocks.shared_part * shocks.common_drift + shocks.own_part * drift
+    z = NormalDist().inv_cdf(0.5 + workload.interval_width / 2)
+    centre = np.log1p(np.maximum(workload.yhat, 0.0))
+    first = slice(0, min(NOISE_DAYS, horizon))
+    above = float(np.mean(np.log1p(np.maximum(workload.upper, 0.0))[first] - centre[first])) / z
+    below = float(np.mean(centre[first] - np.log1p(np.maximum(workload.lower, 0.0))[first])) / z
+    spread = np.where(noise >= 0, min(max(above, 0.0), MAX_LOG_SPREAD), min(max(below, 0.0), MAX_LOG_SPREAD))
+    log_paths = centre + spread * noise + workload.drift_sigma * drift
+    return np.maximum(np.expm1(log_paths), 0.0)
 
 
 class _Accumulator:
-    """Sums of one level: point per day, paths per month, cost per month, tokens by type."""
+    """Sums of one level: token and cost paths per month, the mean tokens per type, tokens without a price."""
 
     def __init__(self, n_samples: int, n_months: int) -> None:
-        self.tokens = np.zeros(n_months)
         self.token_paths = np.zeros((n_samples, n_months))
-        self.cost = np.zeros(n_months)
         self.cost_paths = np.zeros((n_samples, n_months))
+        self.cost = np.zeros(n_months)
         self.priced_any = False
         self.unpriced = np.zeros(n_months)
         self.by_type: dict[str, FloatArray] = {}
 
-    def add(
-        self,
-        leaf: LeafForecast,
-        monthly_tokens: FloatArray,
-        monthly_token_paths: FloatArray,
-        monthly_cost: FloatArray | None,
-        monthly_cost_paths: FloatArray | None,
-    ) -> None:
-        self.tokens += monthly_tokens
-        self.token_paths += monthly_token_paths
-        self.by_type[leaf.token_type] = self.by_type.get(leaf.token_type, 0.0) + monthly_tokens
-        if monthly_cost is None or monthly_cost_paths is None:
-            self.unpriced += monthly_tokens
+    def add(self, token_type: str, token_paths: FloatArray, cost: tuple[FloatArray, FloatArray] | None) -> None:
+        self.token_paths += token_paths
+        mean_tokens = token_paths.mean(axis=0)
+        self.by_type[token_type] = self.by_type.get(token_type, 0.0) + mean_tokens
+        if cost is None:
+            self.unpriced += mean_tokens
         else:
             self.priced_any = True
-            self.cost += monthly_cost
-            self.cost_paths += monthly_cost_paths
+            self.cost += cost[0]
+            self.cost_paths += cost[1]
 
 
 def _central(paths: FloatArray, point: FloatArray, width: float) -> list[tuple[float, float]]:
@@ -211,96 +248,125 @@ def _central(paths: FloatArray, point: FloatArray, width: float) -> list[tuple[f
     return [(float(min(lo, p)), float(max(hi, p))) for lo, hi, p in zip(lower, upper, point, strict=True)]
 
 
+class _Calendar:
+    """The months of the forecast days and the sums over them."""
+
+    def __init__(self, dates: pd.DatetimeIndex) -> None:
+        month_starts = dates.to_period("M").to_timestamp()
+        month_index, month_codes = np.unique(month_starts.asi8, return_inverse=True)
+        self.months = pd.DatetimeIndex(month_index)
+        self.days_per_month = np.bincount(month_codes, minlength=len(self.months))
+        self.first_days = np.flatnonzero(np.r_[True, month_codes[1:] != month_codes[:-1]])
+
+    def monthly(self, values: FloatArray) -> FloatArray:
+        """Sums over the days of each month, along the last axis."""
+        return np.add.reduceat(values, self.first_days, axis=-1)
+
+
+def _check_workload(workload: WorkloadForecast, horizon: int, n_samples: int) -> None:
+    for name, values in (("yhat", workload.yhat), ("lower", workload.lower), ("upper", workload.upper)):
+        if len(values) != horizon:
+            raise ValueError(
+                f"workload {workload.provider}/{workload.team}: {name} has {len(values)} days, not {horizon}"
+            )
+    for leaf in workload.leaves:
+        if len(leaf.fraction) != horizon:
+            raise ValueError(f"leaf {leaf.model}/{leaf.token_type}: fraction has {len(leaf.fraction)} days")
+        if leaf.price is not None and leaf.price.samples.shape[0] != n_samples:
+            raise ValueError(f"price outlook has {leaf.price.samples.shape[0]} samples, expected {n_samples}")
+
+
+class _Daily:
+    """The organization's daily token and cost paths (for the run's chart)."""
+
+    def __init__(self, n_samples: int, horizon: int) -> None:
+        self.tokens = np.zeros((n_samples, horizon))
+        self.cost = np.zeros((n_samples, horizon))
+        self.cost_point = np.zeros(horizon)
+
+
 def roll_up(
-    leaves: Iterable[LeafForecast],
+    workloads: Iterable[WorkloadForecast],
     dates: pd.DatetimeIndex,
     *,
     n_samples: int = 300,
     seed: int = 20240101,
     shared_correlation: float = 0.0,
 ) -> Rollup:
-    """Add ``leaves`` (all over the same future ``dates``) up to every level, by month, with intervals; the leaves'
-    sampled shocks are correlated by ``shared_correlation`` (see ``shared_shock_correlation``)."""
+    """Add the leaves of ``workloads`` (all over the same future ``dates``) up to every level, by month, with points
+    and intervals from the same sampled paths; the workloads' shocks are correlated by ``shared_correlation``."""
     if not 0.0 <= shared_correlation < 1.0:
         raise ValueError(f"shared_correlation must be in [0, 1), got {shared_correlation}")
     horizon = len(dates)
-    month_starts = dates.to_period("M").to_timestamp()
-    month_index, month_codes = np.unique(month_starts.asi8, return_inverse=True)
-    months = pd.DatetimeIndex(month_index)
-    days_per_month = np.bincount(month_codes, minlength=len(months))
-    n_months = len(months)
-    month_first_days = np.flatnonzero(np.r_[True, month_codes[1:] != month_codes[:-1]])
-
-    def monthly(values: FloatArray) -> FloatArray:
-        """Sums over the days of each month, along the last axis."""
-        return np.add.reduceat(values, month_first_days, axis=-1)
-
+    calendar = _Calendar(dates)
     rng = np.random.default_rng(seed)
-    common = _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION) if shared_correlation > 0 else None
-    shared_part, own_part = math.sqrt(shared_correlation), math.sqrt(1.0 - shared_correlation)
+    shocks = _Shocks(
+        common_noise=_ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION),
+        common_drift=_random_walks(rng, n_samples, horizon),
+        shared_part=math.sqrt(shared_correlation),
+        own_part=math.sqrt(1.0 - shared_correlation),
+    )
     levels: dict[tuple[str, str], _Accumulator] = {}
-    daily_point = np.zeros(horizon)
-    daily_paths = np.zeros((n_samples, horizon))
-    daily_cost = np.zeros(horizon)
-    daily_cost_paths = np.zeros((n_samples, horizon))
-    for leaf in leaves:
-        for name, values in (("yhat", leaf.yhat), ("lower", leaf.lower), ("upper", leaf.upper)):
-            if len(values) != horizon:
-                raise ValueError(f"leaf {leaf.model}/{leaf.token_type}: {name} has {len(values)} days, not {horizon}")
-        normals = _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION)
-        if common is not None:
-            normals = shared_part * common + own_part * normals
-        volume = _volume_paths(leaf, normals)
-        monthly_tokens = monthly(leaf.yhat)
-        monthly_token_paths = monthly(volume)
-        daily_point += leaf.yhat
-        daily_paths += volume
-        monthly_cost = monthly_cost_paths = None
-        if leaf.price is not None:
-            if leaf.price.samples.shape[0] != n_samples:
-                raise ValueError(f"price outlook has {leaf.price.samples.shape[0]} samples, expected {n_samples}")
-            leaf_daily_cost = leaf.yhat * leaf.price.point
-            cost_paths = volume * leaf.price.samples
-            monthly_cost = monthly(leaf_daily_cost)
-            monthly_cost_paths = monthly(cost_paths)
-            daily_cost += leaf_daily_cost
-            daily_cost_paths += cost_paths
-        for level_key in level_keys(leaf):
-            accumulator = levels.get(level_key)
-            if accumulator is None:
-                accumulator = levels[level_key] = _Accumulator(n_samples, n_months)
-            accumulator.add(leaf, monthly_tokens, monthly_token_paths, monthly_cost, monthly_cost_paths)
-
+    daily = _Daily(n_samples, horizon)
     rollup = Rollup(shared_correlation=shared_correlation)
+    for workload in workloads:
+        _check_workload(workload, horizon, n_samples)
+        volume = _volume_paths(workload, rng, shocks)
+        for leaf in workload.leaves:
+            leaf_paths = volume * leaf.fraction
+            leaf_mean = leaf_paths.mean(axis=0)
+            rollup.leaf_means[(leaf.provider, leaf.team, leaf.model, leaf.token_type)] = leaf_mean
+            daily.tokens += leaf_paths
+            monthly_cost = None
+            if leaf.price is not None:
+                cost_paths = leaf_paths * leaf.price.samples
+                daily.cost += cost_paths
+                daily.cost_point += leaf_mean * leaf.price.point
+                monthly_cost = (calendar.monthly(leaf_mean * leaf.price.point), calendar.monthly(cost_paths))
+            monthly_token_paths = calendar.monthly(leaf_paths)
+            for level_key in level_keys(leaf):
+                accumulator = levels.get(level_key)
+                if accumulator is None:
+                    accumulator = levels[level_key] = _Accumulator(n_samples, len(calendar.months))
+                accumulator.add(leaf.token_type, monthly_token_paths, monthly_cost)
     for level_key, accumulator in levels.items():
-        token_bounds = {
-            f"{round(w * 100)}": _central(accumulator.token_paths, accumulator.tokens, w) for w in INTERVAL_WIDTHS
-        }
-        cost_bounds = (
-            {f"{round(w * 100)}": _central(accumulator.cost_paths, accumulator.cost, w) for w in INTERVAL_WIDTHS}
-            if accumulator.priced_any
-            else {}
-        )
-        rollup.months[level_key] = [
-            LevelMonth(
-                month=months[index],
-                days=int(days_per_month[index]),
-                tokens=float(accumulator.tokens[index]),
-                tokens_by_type={kind: float(values[index]) for kind, values in sorted(accumulator.by_type.items())},
-                tokens_intervals={width: bounds[index] for width, bounds in token_bounds.items()},
-                cost=float(accumulator.cost[index]) if accumulator.priced_any else None,
-                cost_intervals={width: bounds[index] for width, bounds in cost_bounds.items()},
-                unpriced_tokens=float(accumulator.unpriced[index]),
-            )
-            for index in range(n_months)
-        ]
+        rollup.months[level_key] = _level_months(accumulator, calendar)
     if levels:
-        rollup.daily_dates = dates
-        rollup.daily_tokens = daily_point
-        width = 0.8
-        rollup.daily_lower = np.minimum(np.quantile(daily_paths, (1 - width) / 2, axis=0), daily_point)
-        rollup.daily_upper = np.maximum(np.quantile(daily_paths, 1 - (1 - width) / 2, axis=0), daily_point)
-        rollup.daily_cost = daily_cost
-        rollup.daily_cost_lower = np.minimum(np.quantile(daily_cost_paths, (1 - width) / 2, axis=0), daily_cost)
-        rollup.daily_cost_upper = np.maximum(np.quantile(daily_cost_paths, 1 - (1 - width) / 2, axis=0), daily_cost)
+        _daily_results(rollup, daily, dates)
     return rollup
+
+
+def _level_months(accumulator: _Accumulator, calendar: _Calendar) -> list[LevelMonth]:
+    tokens = accumulator.token_paths.mean(axis=0)
+    cost = accumulator.cost
+    token_bounds = {f"{round(w * 100)}": _central(accumulator.token_paths, tokens, w) for w in INTERVAL_WIDTHS}
+    cost_bounds = (
+        {f"{round(w * 100)}": _central(accumulator.cost_paths, cost, w) for w in INTERVAL_WIDTHS}
+        if accumulator.priced_any
+        else {}
+    )
+    return [
+        LevelMonth(
+            month=calendar.months[index],
+            days=int(calendar.days_per_month[index]),
+            tokens=float(tokens[index]),
+            tokens_by_type={kind: float(values[index]) for kind, values in sorted(accumulator.by_type.items())},
+            tokens_intervals={width: bounds[index] for width, bounds in token_bounds.items()},
+            cost=float(cost[index]) if accumulator.priced_any else None,
+            cost_intervals={width: bounds[index] for width, bounds in cost_bounds.items()},
+            unpriced_tokens=float(accumulator.unpriced[index]),
+        )
+        for index in range(len(calendar.months))
+    ]
+
+
+def _daily_results(rollup: Rollup, daily: _Daily, dates: pd.DatetimeIndex, width: float = 0.8) -> None:
+    """The organization's daily mean and 80% band, of tokens and (when any leaf had a price) of cost."""
+    rollup.daily_dates = dates
+    low, high = (1 - width) / 2, 1 - (1 - width) / 2
+    rollup.daily_tokens = daily.tokens.mean(axis=0)
+    rollup.daily_lower = np.minimum(np.quantile(daily.tokens, low, axis=0), rollup.daily_tokens)
+    rollup.daily_upper = np.maximum(np.quantile(daily.tokens, high, axis=0), rollup.daily_tokens)
+    rollup.daily_cost = daily.cost_point
+    rollup.daily_cost_lower = np.minimum(np.quantile(daily.cost, low, axis=0), rollup.daily_cost)
+    rollup.daily_cost_upper = np.maximum(np.quantile(daily.cost, high, axis=0), rollup.daily_cost)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from finops.models import Organization
 from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastSeries
 from forecasting.pricing import LeafPricer
 from ingest.selectors import usage_daily_by_leaf
+
+if TYPE_CHECKING:  # the roll-up (scipy) is imported by the worker that finalizes, not by web processes
+    from forecasting.rollup import WorkloadForecast
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +153,38 @@ def _leaves(organization: Organization) -> tuple[list[_Leaf], date | None, date 
     return leaves, first, last
 
 
+def _workloads(leaves: list[_Leaf]) -> list[_Leaf]:
+    """Each provider x team's daily tokens (the sum of its leaves, from its first day of use): what a run fits."""
+    grouped: dict[tuple[str, str], list[_Leaf]] = {}
+    for leaf in leaves:
+        grouped.setdefault((leaf.provider, leaf.team), []).append(leaf)
+    workloads = []
+    for (provider, team), members in sorted(grouped.items()):
+        start = min(leaf.start for leaf in members)
+        end = max(leaf.start + timedelta(days=len(leaf.values) - 1) for leaf in members)
+        values = [0] * ((end - start).days + 1)
+        for leaf in members:
+            offset = (leaf.start - start).days
+            for index, tokens in enumerate(leaf.values):
+                values[offset + index] += tokens
+        workloads.append(_Leaf(provider, team, "", "", start, values))
+    return workloads
+
+
+def _series_row(run: ForecastRun, item: _Leaf, kind: str) -> ForecastSeries:
+    return ForecastSeries(
+        run=run,
+        kind=kind,
+        provider=item.provider,
+        team=item.team,
+        model=item.model,
+        token_type=item.token_type,
+        history_days=len(item.values),
+        history_tokens=sum(item.values),
+        history={"start": item.start.isoformat(), "values": item.values},
+    )
+
+
 def _claim(run_id: int) -> ForecastRun | None:
     with transaction.atomic():
         run = ForecastRun.objects.select_for_update().select_related("organization").get(pk=run_id)
@@ -176,22 +211,13 @@ def forecast_run_execute(*, run_id: int) -> ForecastRun:
         return _fail(run, "no token usage in the ledger yet: upload an export first")
     with transaction.atomic():
         _clear_results(run, series=True)
-        series = ForecastSeries.objects.bulk_create(
-            ForecastSeries(
-                run=run,
-                provider=leaf.provider,
-                team=leaf.team,
-                model=leaf.model,
-                token_type=leaf.token_type,
-                history_days=len(leaf.values),
-                history_tokens=sum(leaf.values),
-                history={"start": leaf.start.isoformat(), "values": leaf.values},
-            )
-            for leaf in leaves
+        workloads = ForecastSeries.objects.bulk_create(
+            [_series_row(run, item, ForecastSeries.Kind.WORKLOAD) for item in _workloads(leaves)]
         )
+        ForecastSeries.objects.bulk_create([_series_row(run, leaf, ForecastSeries.Kind.LEAF) for leaf in leaves])
         run.history_start, run.history_end = first, last
         run.history_days = (last - first).days + 1 if first and last else 0
-        run.series_total, run.series_done, run.series_failed = len(series), 0, 0
+        run.series_total, run.series_done, run.series_failed = len(workloads), 0, 0
         run.save(
             update_fields=[
                 "history_start",
@@ -202,7 +228,7 @@ def forecast_run_execute(*, run_id: int) -> ForecastRun:
                 "series_failed",
             ]
         )
-        ids = [item.pk for item in series]
+        ids = [item.pk for item in workloads]
         for index in range(0, len(ids), CHUNK_SIZE):
             chunk = ids[index : index + CHUNK_SIZE]
             transaction.on_commit(lambda chunk=chunk: _enqueue_chunk(run.pk, chunk))  # type: ignore[misc]
@@ -231,9 +257,10 @@ def _plan_what_if(run: ForecastRun) -> ForecastRun:
             baseline.history_end,
             baseline.history_days,
         )
-        run.series_total = len(copies)
-        run.series_done = len(copies)
-        run.series_failed = sum(1 for item in copies if item.status == ForecastSeries.Status.FAILED)
+        fitted = [item for item in copies if item.kind == ForecastSeries.Kind.WORKLOAD]
+        run.series_total = len(fitted)
+        run.series_done = len(fitted)
+        run.series_failed = sum(1 for item in fitted if item.status == ForecastSeries.Status.FAILED)
         run.save()
     return forecast_run_finalize(run_id=run.pk)
 
@@ -339,13 +366,15 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
 
 
 def forecast_run_finalize(*, run_id: int) -> ForecastRun:
-    """Price the leaves, add them up to every level with intervals and store the run's results."""
-    from forecasting.rollup import LeafForecast, roll_up, shared_shock_correlation
+    """Split each workload into its leaves by its mix, price them, add them up to every level with intervals and
+    store the run's results."""
+    from forecasting.rollup import roll_up, shared_shock_correlation
 
     run = ForecastRun.objects.select_related("organization").get(pk=run_id)
-    succeeded = list(run.series.filter(status=ForecastSeries.Status.SUCCEEDED))
+    series = list(run.series.all())
+    succeeded = [item for item in series if item.kind == ForecastSeries.Kind.WORKLOAD and item.status == "succeeded"]
     if not succeeded:
-        errors = "; ".join(sorted({item.error for item in run.series.all() if item.error})[:3])
+        errors = "; ".join(sorted({item.error for item in series if item.error})[:3])
         return _fail(run, f"no series could be forecast ({errors or 'no series'})")
     assert run.history_end is not None
     start = run.history_end + timedelta(days=1)
@@ -360,26 +389,103 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
         what_if=run.what_if,
         n_samples=PATH_SAMPLES,
     )
-    leaves = []
-    for item in _switched(succeeded, run.what_if):
-        volume = pricer.volume_multipliers(provider=item.provider, model=item.model)
-        scale = volume if volume is not None else 1.0
-        leaves.append(
-            LeafForecast(
-                provider=item.provider,
-                team=item.team,
-                model=item.model,
-                token_type=item.token_type,
-                yhat=np.asarray(item.forecast["yhat"], dtype=float) * scale,
-                lower=np.asarray(item.forecast["lower"], dtype=float) * scale,
-                upper=np.asarray(item.forecast["upper"], dtype=float) * scale,
-                interval_width=run.interval_width,
-                price=pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type),
-            )
-        )
+    leaves_by_workload: dict[tuple[str, str], list[ForecastSeries]] = {}
+    for item in series:
+        if item.kind == ForecastSeries.Kind.LEAF:
+            leaves_by_workload.setdefault((item.provider, item.team), []).append(item)
+    workloads = []
+    for workload in succeeded:
+        members = leaves_by_workload.get((workload.provider, workload.team), [])
+        workloads.append(_workload_forecast(run, workload, members, pricer))
     correlation = shared_shock_correlation([np.asarray(item.history["values"], dtype=float) for item in succeeded])
-    rollup = roll_up(leaves, dates, n_samples=PATH_SAMPLES, shared_correlation=correlation)
-    months = [
+    rollup = roll_up(workloads, dates, n_samples=PATH_SAMPLES, shared_correlation=correlation)
+    months = _level_month_rows(run, rollup)
+    points = _daily_points(run, rollup)
+    with transaction.atomic():
+        _clear_results(run, series=False)
+        _store_leaf_forecasts(series, succeeded, workloads, rollup)
+        ForecastMonth.objects.bulk_create(months, batch_size=2000)
+        ForecastPoint.objects.bulk_create(points, batch_size=2000)
+        run.backtest = {**_backtest_summary(succeeded), "shared_shock_correlation": round(correlation, 3)}
+        run.model_name = _served_summary(succeeded)
+        workload_count = sum(1 for item in series if item.kind == ForecastSeries.Kind.WORKLOAD)
+        run.model_reason = (
+            f"{len(succeeded)} of {workload_count} workloads forecast ({run.series_failed} failed), split into "
+            f"{sum(len(item.leaves) for item in workloads)} leaves by their model mix"
+        )
+        run.cost_per_million_tokens = pricer.current_cost_per_million()
+        run.status = ForecastRun.Status.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save()
+    return run
+
+
+def _workload_forecast(
+    run: ForecastRun, workload: ForecastSeries, members: list[ForecastSeries], pricer: LeafPricer
+) -> WorkloadForecast:
+    """A fitted workload with its leaves: each leaf's fraction of the volume (its mix, any what-if switch and the
+    price scenario's demand response applied) and its price outlook."""
+    from forecasting.mix import workload_mix
+    from forecasting.rollup import LeafPart, WorkloadForecast
+
+    mix = workload_mix(
+        {(item.model, item.token_type): np.asarray(item.history["values"], dtype=float) for item in members},
+        run.horizon_days,
+    )
+    parts = []
+    for original, item in zip(members, _switched(members, run.what_if), strict=True):
+        volume = pricer.volume_multipliers(provider=item.provider, model=item.model)
+        fraction = mix.fractions[(original.model, original.token_type)] * (volume if volume is not None else 1.0)
+        price = pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type)
+        parts.append(LeafPart(item.provider, item.team, item.model, item.token_type, fraction, price))
+    forecast = workload.forecast
+    workload.model_reason = f"{workload.model_reason}; mix: {mix.describe()}"[:4000]
+    return WorkloadForecast(
+        provider=workload.provider,
+        team=workload.team,
+        yhat=np.asarray(forecast["yhat"], dtype=float),
+        lower=np.asarray(forecast["lower"], dtype=float),
+        upper=np.asarray(forecast["upper"], dtype=float),
+        interval_width=run.interval_width,
+        drift_sigma=float(forecast.get("drift_sigma", 0.0)),
+        leaves=tuple(parts),
+    )
+
+
+def _store_leaf_forecasts(
+    series: list[ForecastSeries], workloads: list[ForecastSeries], forecasts: list[Any], rollup: Any
+) -> None:
+    """Each leaf's derived forecast (its mean daily path) and why; leaves of a failed workload fail with it."""
+    fitted = {(item.provider, item.team): item for item in workloads}
+    by_workload = {(item.provider, item.team): item for item in forecasts}
+    for item in series:
+        if item.kind != ForecastSeries.Kind.LEAF:
+            continue
+        workload = fitted.get((item.provider, item.team))
+        if workload is None:
+            item.status, item.model_name = ForecastSeries.Status.FAILED, ""
+            item.error = f"its workload {item.provider}/{item.team} could not be forecast"
+            item.forecast = {}
+        else:
+            share = _leaf_share(by_workload[(item.provider, item.team)], item)
+            mean = rollup.leaf_means.get((item.provider, item.team, item.model, item.token_type))
+            item.status, item.model_name, item.error = ForecastSeries.Status.SUCCEEDED, "mix", ""
+            item.model_reason = (
+                f"{share:.1%} of workload {item.provider}/{item.team} ({workload.model_name}) over the horizon"
+            )
+            item.forecast = {"yhat": [round(float(value), 3) for value in mean]} if mean is not None else {}
+    ForecastSeries.objects.bulk_update(series, ["status", "model_name", "model_reason", "forecast", "error"])
+
+
+def _leaf_share(workload: Any, leaf: ForecastSeries) -> float:
+    for part in workload.leaves:
+        if (part.model, part.token_type) == (leaf.model, leaf.token_type):
+            return float(np.mean(part.fraction))
+    return 0.0
+
+
+def _level_month_rows(run: ForecastRun, rollup: Any) -> list[ForecastMonth]:
+    return [
         ForecastMonth(
             run=run,
             level=level,
@@ -398,19 +504,6 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
         for (level, key), level_months in rollup.months.items()
         for month in level_months
     ]
-    points = _daily_points(run, rollup)
-    with transaction.atomic():
-        _clear_results(run, series=False)
-        ForecastMonth.objects.bulk_create(months, batch_size=2000)
-        ForecastPoint.objects.bulk_create(points, batch_size=2000)
-        run.backtest = {**_backtest_summary(succeeded), "shared_shock_correlation": round(correlation, 3)}
-        run.model_name = _served_summary(succeeded)
-        run.model_reason = f"{len(succeeded)} of {run.series_total} series forecast; {run.series_failed} failed"
-        run.cost_per_million_tokens = pricer.current_cost_per_million()
-        run.status = ForecastRun.Status.SUCCEEDED
-        run.finished_at = timezone.now()
-        run.save()
-    return run
 
 
 def _switched(series: Iterable[ForecastSeries], what_if: dict[str, Any]) -> list[ForecastSeries]:

@@ -197,7 +197,7 @@ def test_fit_series_reuses_a_stored_fit_with_a_reused_model_choice(fitted, serie
 
 
 def test_a_new_model_selection_fits_afresh_whatever_was_stored(fitted, series, monkeypatch) -> None:
-    monkeypatch.setattr(fitting, "SELECTION_CANDIDATES", ("blend", "prophet"))
+    monkeypatch.setitem(fitting.SELECTION_POLICIES, "workload", fitting.SelectionPolicy(("blend", "prophet"), "blend"))
     selected = refresh(series, fitted.prophet_fit.as_dict(), reuse_model=None)
 
     assert selected.backtest["reused"] is False

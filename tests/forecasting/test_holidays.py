@@ -100,7 +100,7 @@ def test_runs_use_the_organization_holiday_country(organization, django_capture_
     run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
 
     assert run.holiday_country == "US"
-    series = run.series.get()
+    series = run.series.get(kind="workload")
     assert "US public holidays" in series.model_reason
     assert series.prophet_fit["holiday_country"] == "US"
     assert run.history_end == date(2026, 1, 1) + timedelta(days=69)

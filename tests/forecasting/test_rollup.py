@@ -1,4 +1,5 @@
-"""The bottom-up roll-up (pure): sums per level, intervals from sampled paths, cost from price paths."""
+"""The roll-up (pure): workloads split into leaves, points and intervals from the same sampled paths, cost from
+price paths, monthly uncertainty from each workload's level drift."""
 
 from __future__ import annotations
 
@@ -6,131 +7,176 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.rollup import LeafForecast, PriceOutlook, roll_up, shared_shock_correlation
+from forecasting.rollup import LeafPart, PriceOutlook, WorkloadForecast, roll_up, shared_shock_correlation
 
 DATES = pd.date_range("2027-01-01", periods=59, freq="D")  # January (31 days) and February (28 days)
+DAYS = len(DATES)
 
 
-def leaf(team: str, model: str, token_type: str, level: float, spread: float, price: float | None = None):
-    yhat = np.full(len(DATES), level)
+def part(team: str, model: str, token_type: str, fraction: float, price: float | None = None) -> LeafPart:
     outlook = None
     if price is not None:
-        outlook = PriceOutlook(point=np.full(len(DATES), price), samples=np.full((200, len(DATES)), price))
-    return LeafForecast(
+        outlook = PriceOutlook(point=np.full(DAYS, price), samples=np.full((200, DAYS), price))
+    return LeafPart("openai", team, model, token_type, np.full(DAYS, fraction), outlook)
+
+
+def workload(team: str, level: float, spread: float, leaves: list[LeafPart], drift: float = 0.0) -> WorkloadForecast:
+    """A workload with a log-symmetric band (as the engine makes): ``level`` times/divided by ``1 + spread``."""
+    yhat = np.full(DAYS, level)
+    return WorkloadForecast(
         provider="openai",
         team=team,
-        model=model,
-        token_type=token_type,
         yhat=yhat,
-        lower=np.maximum(yhat - spread, 0),
-        upper=yhat + spread,
+        lower=yhat / (1 + spread),
+        upper=yhat * (1 + spread),
         interval_width=0.8,
-        price=outlook,
+        drift_sigma=drift,
+        leaves=tuple(leaves),
     )
 
 
-def test_every_level_adds_up_to_the_organization_and_cost_is_tokens_times_price() -> None:
-    leaves = [
-        leaf("search", "gpt-4o", "input", 1000, 100, price=2e-6),
-        leaf("search", "gpt-4o", "output", 200, 20, price=8e-6),
-        leaf("support", "gpt-4o-mini", "input", 500, 50, price=None),
+def test_points_are_path_means_that_add_up_at_every_level_and_cost_is_tokens_times_price() -> None:
+    search = workload(
+        "search",
+        1200,
+        0.2,
+        [
+            part("search", "gpt-4o", "input", 1000 / 1200, price=2e-6),
+            part("search", "gpt-4o", "output", 200 / 1200, 8e-6),
+        ],
+    )
+    support = workload("support", 500, 0.2, [part("support", "gpt-4o-mini", "input", 1.0)])
+
+    rollup = roll_up([search, support], DATES, n_samples=200, seed=1)
+
+    january = rollup.months[("organization", "")][0]
+    teams = {key: months[0] for (level, key), months in rollup.months.items() if level == "team"}
+    # Means add up exactly: the organization's point is the sum of the teams' and of the token types'.
+    assert january.tokens == pytest.approx(teams["search"].tokens + teams["support"].tokens, rel=1e-12)
+    assert january.tokens == pytest.approx(sum(january.tokens_by_type.values()), rel=1e-12)
+    # A log-symmetric band: the mean is a little above the median (31 x 1700), never below.
+    assert 31 * 1700 < january.tokens < 31 * 1700 * 1.03
+    # Cost comes from the same paths: exactly tokens x price for the priced leaves; support is counted, not costed.
+    search_input = rollup.months[("team_model", "search | gpt-4o")][0].tokens_by_type["input"]
+    search_output = rollup.months[("team_model", "search | gpt-4o")][0].tokens_by_type["output"]
+    assert january.cost == pytest.approx(search_input * 2e-6 + search_output * 8e-6, rel=1e-9)
+    assert january.unpriced_tokens == pytest.approx(teams["support"].tokens, rel=1e-12)
+    assert search_output / search_input == pytest.approx(0.2, rel=1e-9)  # one path, split by the fractions
+
+
+def test_every_point_lies_inside_its_own_intervals_which_nest() -> None:
+    workloads = [
+        workload(f"team-{index}", 1000 + index, 0.6, [part(f"team-{index}", "m", "input", 1.0)], 0.02)
+        for index in range(8)
     ]
 
-    rollup = roll_up(leaves, DATES, n_samples=200, seed=1)
+    rollup = roll_up(workloads, DATES, n_samples=300, seed=2, shared_correlation=0.3)
 
-    january = rollup.months[("organization", "")][0]
-    assert (january.days, january.tokens) == (31, pytest.approx(31 * 1700))
-    assert january.tokens_by_type == {"input": pytest.approx(31 * 1500), "output": pytest.approx(31 * 200)}
-    # 31 x (1000 x $2/M + 200 x $8/M); the unpriced support tokens are counted, not costed.
-    assert january.cost == pytest.approx(31 * (1000 * 2e-6 + 200 * 8e-6))
-    assert january.unpriced_tokens == pytest.approx(31 * 500)
-    teams = {key: months[0].tokens for (level, key), months in rollup.months.items() if level == "team"}
-    assert teams == {"search": pytest.approx(31 * 1200), "support": pytest.approx(31 * 500)}
-    assert rollup.months[("team_model", "support | gpt-4o-mini")][1].tokens == pytest.approx(28 * 500)
+    for months in rollup.months.values():
+        for month in months:
+            low50, high50 = month.tokens_intervals["50"]
+            low80, high80 = month.tokens_intervals["80"]
+            low95, high95 = month.tokens_intervals["95"]
+            assert low95 <= low80 <= low50 <= month.tokens <= high50 <= high80 <= high95
 
 
-def test_monthly_intervals_nest_and_are_narrower_than_added_daily_bounds() -> None:
-    rollup = roll_up([leaf("search", "gpt-4o", "input", 1000, 300)], DATES, n_samples=400, seed=2)
+def test_the_level_drift_widens_later_months_and_monthly_bands() -> None:
+    flat = roll_up([workload("a", 1000, 0.3, [part("a", "m", "input", 1.0)])], DATES, n_samples=400, seed=3)
+    drifting = roll_up([workload("a", 1000, 0.3, [part("a", "m", "input", 1.0)], 0.02)], DATES, n_samples=400, seed=3)
 
-    january = rollup.months[("organization", "")][0]
-    low50, high50 = january.tokens_intervals["50"]
-    low80, high80 = january.tokens_intervals["80"]
-    low95, high95 = january.tokens_intervals["95"]
-    assert low95 <= low80 <= low50 <= january.tokens <= high50 <= high80 <= high95
-    # Adding the daily 80% bounds would give 31 x 300 either side; days are only partly correlated.
-    assert high80 - january.tokens < 31 * 300
-    assert high80 - january.tokens > 31 * 300 / np.sqrt(31)  # wider than fully independent days
+    def relative_width(rollup, index):
+        month = rollup.months[("organization", "")][index]
+        low, high = month.tokens_intervals["80"]
+        return (high - low) / month.tokens
+
+    # Without drift the monthly band is day-to-day noise averaged over the month (log sd 0.205 a day, AR(1) 0.5:
+    # about 0.064 a month, an 80% band 16% wide), the same each month.
+    assert 0.10 < relative_width(flat, 0) < 0.22
+    assert relative_width(flat, 1) == pytest.approx(relative_width(flat, 0), rel=0.3)
+    # A random-walk drift of 2%/day adds about 0.065 of log sd to January's mean and 0.127 to February's.
+    assert relative_width(drifting, 0) > 1.2 * relative_width(flat, 0)
+    assert relative_width(drifting, 1) > 1.3 * relative_width(drifting, 0)
 
 
-def test_a_retired_model_with_a_wide_band_stays_finite_and_bounded() -> None:
-    retired = LeafForecast(
-        provider="anthropic",
-        team="support",
-        model="claude-3-5-sonnet",
-        token_type="input",
-        yhat=np.zeros(len(DATES)),
-        lower=np.zeros(len(DATES)),
-        upper=np.full(len(DATES), 2_000_000.0),
+def test_a_migration_moves_tokens_between_models_inside_one_workload_path() -> None:
+    ramp = np.linspace(0.1, 0.9, DAYS)
+    migrating = WorkloadForecast(
+        provider="openai",
+        team="search",
+        yhat=np.full(DAYS, 1000.0),
+        lower=np.full(DAYS, 800.0),
+        upper=np.full(DAYS, 1250.0),
         interval_width=0.8,
+        drift_sigma=0.01,
+        leaves=(
+            LeafPart("openai", "search", "new", "input", ramp),
+            LeafPart("openai", "search", "old", "input", 1.0 - ramp),
+        ),
     )
 
-    rollup = roll_up([retired], DATES, n_samples=300, seed=3)
+    rollup = roll_up([migrating], DATES, n_samples=300, seed=4)
+
+    new_months = rollup.months[("model", "new")]
+    old_months = rollup.months[("model", "old")]
+    assert new_months[1].tokens > new_months[0].tokens and old_months[1].tokens < old_months[0].tokens
+    team = rollup.months[("team", "search")]
+    for index in range(2):
+        assert team[index].tokens == pytest.approx(new_months[index].tokens + old_months[index].tokens, rel=1e-12)
+    means = (
+        rollup.leaf_means[("openai", "search", "new", "input")]
+        + rollup.leaf_means[("openai", "search", "old", "input")]
+    )
+    assert rollup.daily_tokens is not None and np.allclose(means, rollup.daily_tokens)
+
+
+def test_a_stopped_workload_with_a_wide_band_stays_finite_and_bounded() -> None:
+    stopped = WorkloadForecast(
+        provider="anthropic",
+        team="support",
+        yhat=np.zeros(DAYS),
+        lower=np.zeros(DAYS),
+        upper=np.full(DAYS, 2_000_000.0),
+        interval_width=0.8,
+        drift_sigma=0.0,
+        leaves=(LeafPart("anthropic", "support", "claude-3-5-sonnet", "input", np.ones(DAYS)),),
+    )
+
+    rollup = roll_up([stopped], DATES, n_samples=300, seed=3)
 
     for month in rollup.months[("organization", "")]:
         low, high = month.tokens_intervals["95"]
         assert np.isfinite(high)
-        assert 0 <= low <= high <= month.days * 2_000_000 * 2
-    assert rollup.daily_upper is not None and np.all(rollup.daily_upper <= 2_000_000 * 2)
+        assert 0 <= low <= month.tokens <= high <= month.days * 2_000_000 * 10
+    assert rollup.daily_upper is not None and np.all(np.isfinite(rollup.daily_upper))
 
 
-def test_leaves_of_the_wrong_length_are_refused() -> None:
-    short = leaf("search", "gpt-4o", "input", 1, 1)
-    short = LeafForecast(**{**short.__dict__, "yhat": short.yhat[:10]})
-
+def test_workloads_and_leaves_of_the_wrong_length_are_refused() -> None:
+    good = workload("a", 1, 0.1, [part("a", "m", "input", 1.0)])
+    short = WorkloadForecast(**{**good.__dict__, "yhat": good.yhat[:10]})
     with pytest.raises(ValueError, match="has 10 days, not 59"):
         roll_up([short], DATES)
+    bad_leaf = WorkloadForecast(**{**good.__dict__, "leaves": (LeafPart("openai", "a", "m", "input", np.ones(5)),)})
+    with pytest.raises(ValueError, match="fraction has 5 days"):
+        roll_up([bad_leaf], DATES)
 
 
-def skewed_leaf(index: int) -> LeafForecast:
-    """A leaf with a multiplicative band (the engine's log-space bands): half the point to 2.6x the point."""
-    yhat = np.full(len(DATES), 1_000.0 + 10 * index)
-    return LeafForecast(
-        provider="openai",
-        team=f"team-{index % 5}",
-        model=f"model-{index % 7}",
-        token_type="input",
-        yhat=yhat,
-        lower=yhat / 2,
-        upper=yhat * 2.6,
-        interval_width=0.8,
-    )
+def test_shared_shocks_widen_the_organization_band() -> None:
+    workloads = [
+        workload(f"team-{index}", 1000, 0.5, [part(f"team-{index}", "m", "input", 1.0)], 0.01) for index in range(30)
+    ]
 
+    independent = roll_up(workloads, DATES, n_samples=300, seed=4)
+    shared = roll_up(workloads, DATES, n_samples=300, seed=4, shared_correlation=0.6)
 
-def test_shared_shocks_keep_the_sum_of_skewed_leaves_inside_the_organization_band() -> None:
-    leaves = [skewed_leaf(index) for index in range(60)]
+    def width(rollup):
+        low, high = rollup.months[("organization", "")][0].tokens_intervals["80"]
+        return high - low
 
-    independent = roll_up(leaves, DATES, n_samples=300, seed=4)
-    shared = roll_up(leaves, DATES, n_samples=300, seed=4, shared_correlation=0.6)
-
-    def band(rollup):
-        january = rollup.months[("organization", "")][0]
-        return january.tokens, *january.tokens_intervals["80"]
-
-    point, low, high = band(independent)
-    # 60 independent right-skewed leaves: their sum's 10th percentile lies above the sum of their points (their
-    # medians), so the band is clamped to start at the point, and it is narrow: independent errors cancel.
-    assert low == point
-    independent_width = high - low
-    point, low, high = band(shared)
-    # Shared shocks do not cancel: the band is much wider (1.9x here) and reaches below the point.
-    assert low < point
-    assert high - low > 1.5 * independent_width
+    assert width(shared) > 2 * width(independent)  # 30 independent workloads cancel; shared shocks do not
     assert shared.shared_correlation == 0.6
-    # The points are the same sums of the leaves either way: coherence does not depend on the sampling.
-    assert point == pytest.approx(31 * sum(1_000.0 + 10 * index for index in range(60)))
 
 
-def test_the_shared_correlation_is_measured_from_the_leaves_weekly_changes() -> None:
+def test_the_shared_correlation_is_measured_from_the_series_weekly_changes() -> None:
     rng = np.random.default_rng(5)
     days = 400
     weekday = np.tile([1.0, 1.1, 1.1, 1.0, 0.9, 0.4, 0.3], days // 7 + 1)[:days]
@@ -146,10 +192,10 @@ def test_the_shared_correlation_is_measured_from_the_leaves_weekly_changes() -> 
 
     assert shared_shock_correlation(together) == pytest.approx(0.9)  # clipped at the maximum
     assert abs(shared_shock_correlation(apart)) < 0.15
-    assert shared_shock_correlation([together[0], retired]) == pytest.approx(0.0)  # one usable leaf
+    assert shared_shock_correlation([together[0], retired]) == pytest.approx(0.0)  # one usable series
     assert shared_shock_correlation([together[0][-30:], together[1][-30:]]) == 0.0  # too short
 
 
 def test_a_shared_correlation_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match=r"shared_correlation must be in \[0, 1\)"):
-        roll_up([skewed_leaf(0)], DATES, shared_correlation=1.0)
+        roll_up([workload("a", 1, 0.1, [part("a", "m", "input", 1.0)])], DATES, shared_correlation=1.0)

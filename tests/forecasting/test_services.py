@@ -70,12 +70,16 @@ def test_a_run_forecasts_every_leaf_and_adds_them_up_to_every_level(
     run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=60)
 
     assert run.status == ForecastRun.Status.SUCCEEDED, run.error
-    assert (run.series_total, run.series_done, run.series_failed) == (4, 4, 0)
+    # Two workloads (openai x search, openai x support) are fitted; the four leaves are their volume split by mix.
+    assert (run.series_total, run.series_done, run.series_failed) == (2, 2, 0)
     assert run.history_start == START and run.history_end == START + timedelta(days=41)
-    series = ForecastSeries.objects.filter(run=run)
-    assert sorted(series.values_list("team", "model", "token_type")) == sorted(leaf[:3] for leaf in LEAVES)
-    assert all(item.model_name and item.model_reason for item in series)
-    served = sorted(series.values_list("model_name", flat=True))
+    workloads = ForecastSeries.objects.filter(run=run, kind=ForecastSeries.Kind.WORKLOAD)
+    leaves = ForecastSeries.objects.filter(run=run, kind=ForecastSeries.Kind.LEAF)
+    assert sorted(workloads.values_list("team", "model", "token_type")) == [("search", "", ""), ("support", "", "")]
+    assert sorted(leaves.values_list("team", "model", "token_type")) == sorted(leaf[:3] for leaf in LEAVES)
+    assert all(item.model_name and "mix:" in item.model_reason for item in workloads)
+    assert all(item.model_name == "mix" and "of workload openai/" in item.model_reason for item in leaves)
+    served = sorted(workloads.values_list("model_name", flat=True))
     assert set(run.model_name.split(", ")) == {f"{name} x{served.count(name)}" for name in set(served)}
     levels = forecast_levels(run=run)
     assert set(levels) == {"organization", "provider", "team", "model", "team_model"}
@@ -133,20 +137,25 @@ def test_a_failing_series_is_reported_and_the_run_goes_on(
     make_history(organization, 30)
     real_fit = fitting.fit_series
 
-    def fit_failing_on_output(history, **kwargs):
-        if history["y"].iloc[0] == 200_000:
+    def fit_failing_on_search(history, **kwargs):
+        if history["y"].iloc[0] == 1_200_000:  # the search workload: 1,000,000 input + 200,000 output tokens
             raise RuntimeError("stan crashed")
         return real_fit(history, **kwargs)
 
-    monkeypatch.setattr(fitting, "fit_series", fit_failing_on_output)
+    monkeypatch.setattr(fitting, "fit_series", fit_failing_on_search)
 
     run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=14)
 
     assert run.status == ForecastRun.Status.SUCCEEDED
-    assert (run.series_done, run.series_failed) == (4, 1)
-    failed = ForecastSeries.objects.get(run=run, status="failed")
-    assert (failed.token_type, failed.error) == ("output", "RuntimeError: stan crashed")
+    assert (run.series_done, run.series_failed) == (2, 1)
+    failed = ForecastSeries.objects.filter(run=run, status="failed")
+    assert sorted(failed.values_list("kind", "model", "error")) == [
+        ("leaf", "gpt-4o-mini", "its workload openai/search could not be forecast"),
+        ("leaf", "gpt-4o-mini", "its workload openai/search could not be forecast"),
+        ("workload", "", "RuntimeError: stan crashed"),
+    ]
     assert "1 failed" in run.model_reason
+    assert set(forecast_levels(run=run)["team"]) == {"support"}
 
 
 def test_rerunning_a_run_replaces_its_results(organization, django_capture_on_commit_callbacks) -> None:
@@ -164,7 +173,7 @@ def test_rerunning_a_run_replaces_its_results(organization, django_capture_on_co
     assert list(ForecastMonth.objects.filter(run=run).order_by("id").values_list("level", "key", "tokens")) == (
         first_tokens
     )
-    assert ForecastSeries.objects.filter(run=run).count() == 4
+    assert ForecastSeries.objects.filter(run=run).count() == 6  # 2 workloads and their 4 leaves
 
 
 def test_a_what_if_reprices_the_baseline_and_compares_side_by_side(
@@ -273,7 +282,7 @@ def test_a_series_reuses_its_last_model_choice_while_it_is_recent(
     run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=7)
 
     # A choice younger than 35 days is reused (no backtest); an older one is backtested again.
-    assert seen == [reused] * 4
+    assert seen == [reused] * 2  # one per workload
 
 
 def test_latest_api_is_scoped_and_shows_levels_series_and_comparison(
@@ -297,7 +306,8 @@ def test_latest_api_is_scoped_and_shows_levels_series_and_comparison(
     assert (body["id"], body["scenario"], len(body["points"])) == (run_id, "aggressive", 10)
     assert set(body["levels"]) == {"provider", "team", "model", "team_model"}
     assert theirs.status_code == 404
-    assert series.status_code == 200 and len(series.json()) == 4
+    assert series.status_code == 200 and len(series.json()) == 6
+    assert sorted(item["kind"] for item in series.json()) == ["leaf"] * 4 + ["workload"] * 2
     assert compare.status_code == 200
     assert all(row["tokens_change"] == 0 for row in compare.json()["months"])
 
@@ -310,17 +320,17 @@ def test_backtests_are_stored_per_series_and_summed_up_per_run(
     run = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
 
     assert run.status == ForecastRun.Status.SUCCEEDED, run.error
-    for series in ForecastSeries.objects.filter(run=run):
+    for series in ForecastSeries.objects.filter(run=run, kind=ForecastSeries.Kind.WORKLOAD):
         backtest = series.backtest
         assert backtest["selected"] == series.model_name
-        assert set(backtest["metrics"]) == set(fitting.SELECTION_CANDIDATES)
+        assert set(backtest["metrics"]) == set(fitting.SELECTION_POLICIES["workload"].candidates)
         assert set(backtest["selected_metrics"]) == {"30", "90"}
         assert backtest["selected_metrics"]["30"]["mase"] > 0
         assert 0 <= backtest["selected_metrics"]["90"]["coverage"] <= 1
         assert backtest["selected_on"] == date.today().isoformat()
-    assert run.backtest["series_with_backtest"] == 2
+    assert run.backtest["series_with_backtest"] == 1  # both leaves are one workload
     assert set(run.backtest["median"]) == {"30", "90"}
-    assert sum(run.backtest["selected"].values()) == 2
+    assert sum(run.backtest["selected"].values()) == 1
 
 
 def test_a_refresh_reuses_each_series_prophet_fit_until_the_past_changes(
@@ -335,16 +345,17 @@ def test_a_refresh_reuses_each_series_prophet_fit_until_the_past_changes(
     second = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
     # The first run fitted Prophet (or not, by its backtest's choice); the second fits it now that the choice
     # is prophet, and stores the fit with each series.
-    fits = dict(second.series.values_list("token_type", "prophet_fit"))
-    assert set(fits) == {"input", "output"}
+    fits = dict(second.series.filter(kind="workload").values_list("team", "prophet_fit"))
+    assert set(fits) == {"search"}
     assert all(fit and fit["last_day"] == (START + timedelta(days=69)).isoformat() for fit in fits.values())
 
     third = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
-    reasons = list(third.series.values_list("model_reason", flat=True))
-    assert all("prophet fit through 2026-03-11 reused (0 days added since" in reason for reason in reasons)
-    assert dict(third.series.values_list("token_type", "prophet_fit")) == fits
-    assert list(ForecastMonth.objects.filter(run=third).values_list("tokens", flat=True)) == list(
-        ForecastMonth.objects.filter(run=second).values_list("tokens", flat=True)
+    reasons = list(third.series.filter(kind="workload").values_list("model_reason", flat=True))
+    assert reasons and all("prophet fit through 2026-03-11 reused (0 days added since" in reason for reason in reasons)
+    assert dict(third.series.filter(kind="workload").values_list("team", "prophet_fit")) == fits
+    # The same forecast (the stored components are rounded to 6 decimals in log space: a token or two a month).
+    assert list(ForecastMonth.objects.filter(run=third).values_list("tokens", flat=True)) == pytest.approx(
+        list(ForecastMonth.objects.filter(run=second).values_list("tokens", flat=True)), rel=1e-6
     )
 
     # Usage restated for a day the fits saw: the next run fits again.
@@ -355,5 +366,7 @@ def test_a_refresh_reuses_each_series_prophet_fit_until_the_past_changes(
         quantity = slot_field(token_type, "quantity")
         restated.filter(**{f"{quantity}__isnull": False}).update(**{quantity: 1})
     fourth = run_forecast(django_capture_on_commit_callbacks, organization, horizon_days=30)
-    reasons = list(fourth.series.values_list("model_reason", flat=True))
-    assert all("prophet refitted: usage up to 2026-03-11 changed since the fit" in reason for reason in reasons)
+    reasons = list(fourth.series.filter(kind="workload").values_list("model_reason", flat=True))
+    assert reasons and all(
+        "prophet refitted: usage up to 2026-03-11 changed since the fit" in reason for reason in reasons
+    )

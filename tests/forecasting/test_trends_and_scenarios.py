@@ -73,7 +73,7 @@ def test_an_organizations_own_scenario_drives_the_price_path_and_elasticity(
     assert [m["tokens"] for m in base_months] == [m["tokens"] for m in halving_months]
     # $1 per million tokens paid; prices halve over a year under "halving" (continuous compounding).
     last_base, last_halving = base_months[-1], halving_months[-1]
-    assert last_base["cost"] == pytest.approx(float(last_base["tokens"]) / 1e6, rel=1e-3)
+    assert float(last_base["cost"]) == pytest.approx(float(last_base["tokens"]) / 1e6, rel=1e-3)
     assert 0.5 < float(last_halving["cost"]) / float(last_base["cost"]) < 0.6
     # Elasticity 0.5: a token at about half price brings about 0.5 ** -0.5 = 1.41x the tokens.
     last_elastic = forecast_monthly(run=elastic)[-1]
