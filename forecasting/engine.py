@@ -311,6 +311,7 @@ def forecast_daily(
     prophet_fit: ProphetFit | None = None,
     holiday_country: str = "",
     ets_form: str | None = None,
+    label: str = "",
 ) -> SeriesForecast:
     """Forecast ``horizon_days`` future days from a daily ``history`` with columns ``ds`` and ``y``.
 
@@ -325,7 +326,8 @@ def forecast_daily(
     it for this history; the result's ``prophet_fit`` is the fit it used, and its reason says whether it was reused.
     ``holiday_country`` (a country code of the ``holidays`` package, e.g. ``"US"``, ``"DE"``) adds that country's
     public holidays to Prophet. ``ets_form`` (an earlier result's ``ets_form``, e.g. ``"ETS(M,A,A)"``) makes AutoETS
-    fit that form only instead of searching them all.
+    fit that form only instead of searching them all. ``label`` names the series in the warning logged when the
+    requested model fails and the weekly profile serves instead.
 
     Raises ``ValueError`` for an unusable request: horizon outside 1..730, interval width outside (0, 1), unknown
     model, missing ``ds``/``y`` columns, unparseable dates or an empty history.
@@ -357,7 +359,12 @@ def forecast_daily(
         failure = ""
     except Exception as exc:  # any fitting failure must degrade to the weekly profile, never crash the service
         logger.warning(
-            "%s failed on %d days of history, falling back to the weekly profile", requested, n_days, exc_info=True
+            "forecast of %s: %s failed on %d days of history (%s: %s); the weekly profile serves it instead",
+            label or "a series",
+            requested,
+            n_days,
+            type(exc).__name__,
+            exc,
         )
         served = _Served(
             "weekly_profile", predict_points(y, clean.ds[0], horizon, ["weekly_profile"])["weekly_profile"]
@@ -715,7 +722,7 @@ def _ets_points(y: FloatArray, horizon: int, form: str | None = None) -> tuple[F
 
 
 def _quiet_prophet_logging() -> None:
-    """Silence Prophet/cmdstanpy chatter; cmdstanpy warnings still get through.
+    """Silence Prophet/cmdstanpy chatter.
 
     Must run after importing Prophet: ``prophet.forecaster`` sets its logger to INFO at import, and cmdstanpy
     installs its own stderr handler at DEBUG unless its logger already has a handler. Prophet's own warnings are
@@ -724,8 +731,12 @@ def _quiet_prophet_logging() -> None:
     """
     cmdstanpy_logger = logging.getLogger("cmdstanpy")
     if not cmdstanpy_logger.handlers:
-        cmdstanpy_logger.addHandler(logging.NullHandler())  # records still propagate to the app's handlers
-    cmdstanpy_logger.setLevel(logging.WARNING)
+        cmdstanpy_logger.addHandler(logging.NullHandler())
+    # cmdstanpy logs "Chain [1] error: code '1' Operation not permitted" whenever Stan's L-BFGS stops early (the
+    # code is Stan's, the text a misreading of it as an OS error), and Prophet then fits with Newton: nothing
+    # failed. A fit that really fails raises, and ``forecast_daily`` says which series and what served instead.
+    cmdstanpy_logger.setLevel(logging.CRITICAL)
+    cmdstanpy_logger.propagate = False
     logging.getLogger("prophet").setLevel(logging.ERROR)
 
 

@@ -77,6 +77,7 @@ def choose_and_forecast(
     previous_fit: dict[str, Any] | None = None,
     holiday_country: str = "",
     policy: str = "series",
+    label: str = "",
 ) -> tuple[SeriesForecast, dict[str, Any]]:
     """The service's path for one series: choose the model by backtest (or reuse a recent choice), forecast.
 
@@ -126,6 +127,7 @@ def choose_and_forecast(
         prophet_fit=_stored_fit(previous_fit) if reuse_model else None,
         holiday_country=holiday_country,
         ets_form=backtest.get("ets_form") if reuse_model else None,
+        label=label,
     )
     if result.ets_form:
         backtest["ets_form"] = result.ets_form
@@ -182,6 +184,7 @@ def fit_series(
     previous_fit: dict[str, Any] | None = None,
     holiday_country: str = "",
     policy: str = "workload",
+    label: str = "",
 ) -> FittedSeries:
     """``choose_and_forecast`` with the result in the shape a ForecastSeries stores, plus the daily standard
     deviation of the series' level drift (``forecasting.growth.level_drift_sigma``) the roll-up samples."""
@@ -194,6 +197,7 @@ def fit_series(
         previous_fit=previous_fit,
         holiday_country=holiday_country,
         policy=policy,
+        label=label,
     )
     frame = result.frame
     drift_sigma, drift_errors = level_drift_sigma(history["y"].to_numpy(dtype=np.float64))

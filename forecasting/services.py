@@ -335,6 +335,7 @@ def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
                 previous_backtest=earlier.backtest if earlier else None,
                 previous_fit=earlier.prophet_fit if earlier else None,
                 holiday_country=run.holiday_country,
+                label=f"{series} of run #{run.pk}",
             )
         except Exception as error:  # one bad series must not fail the run
             logger.warning("forecast series %s failed", series, exc_info=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from statistics import NormalDist
@@ -257,18 +258,37 @@ def test_forecasts_are_reproducible() -> None:
     pd.testing.assert_frame_equal(first.frame, second.frame)
 
 
-def test_model_failure_falls_back_to_the_weekly_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_failure_falls_back_to_the_weekly_profile(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken_prophet(*args: object, **kwargs: object) -> None:
         raise RuntimeError("stan optimisation failed")
 
     monkeypatch.setattr(engine, "_fit_prophet", broken_prophet)
     values = np.exp(np.log(500.0) + WEEKDAY_PATTERN[np.arange(70) % 7])
 
-    result = forecast_daily(daily_history(values), horizon_days=10)
+    with caplog.at_level(logging.WARNING, logger="forecasting.engine"):
+        result = forecast_daily(daily_history(values), horizon_days=10, label="openai/search (workload)")
 
     assert result.model_name == "weekly_profile"
     assert result.reason.startswith("blend failed (RuntimeError): history of 70 days with 70 non-zero days: weekly")
     assert list(result.frame["yhat"]) == pytest.approx(list(values[-7:]) + list(values[-7:-4]))
+    # One line that says which series, what failed and what served instead (no traceback).
+    assert [record.getMessage() for record in caplog.records] == [
+        "forecast of openai/search (workload): blend failed on 70 days of history (RuntimeError: stan optimisation "
+        "failed); the weekly profile serves it instead"
+    ]
+    assert caplog.records[0].exc_info is None
+
+
+def test_stan_chatter_about_an_early_stop_does_not_reach_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    # Prophet fits; cmdstanpy's "Chain [1] error: code '1' ..." (L-BFGS stopped early, Prophet then fits with
+    # Newton) is what a newcomer saw during make demo. After a fit, nothing from cmdstanpy reaches the handlers.
+    forecast_daily(daily_history(weekly_process(120, seed=3)), horizon_days=10, model="prophet")
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("cmdstanpy").error("Chain [%d] error: code '%d' %s", 1, 1, "Operation not permitted")
+
+    assert not [record for record in caplog.records if record.name.startswith("cmdstanpy")]
 
 
 # --------------------------------------------------------------------------- intervals
