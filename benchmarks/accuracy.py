@@ -4,6 +4,7 @@ Run from the repository root (no database, no Django; about 2 minutes on 2 cores
 
     .venv/bin/python benchmarks/accuracy.py                  # the reported cut-offs
     .venv/bin/python benchmarks/accuracy.py --split tuning   # the earlier cut-offs the engine was tuned on
+    .venv/bin/python benchmarks/accuracy.py --quick          # a smoke run: the last cut-off of each main series
 
 The series are real daily counts in ``forecasting/data/series/`` (see its ``PROVENANCE.md``):
 
@@ -33,6 +34,9 @@ the mean over series. Coverage is the share of the test days inside the service'
 ``--split tuning`` evaluates the earlier cut-offs the engine's constants (blend damping, interval scales) were
 chosen on: every 30 days from 180 days after the series starts up to 90 days before the first reported cut-off, so
 no tuning test window overlaps a reported one.
+
+``--quick`` runs only the last cut-off of each main series, without the stress series and the timings (about half a
+minute): it checks that the benchmark runs, its figures are not the reported ones.
 
 The last line printed is the average of the main series: ``service MASE X.XXX vs best baseline Y.YYY (...)``.
 """
@@ -64,6 +68,7 @@ from forecasting.fitting import choose_and_forecast  # noqa: E402
 SERIES_DIR = REPO_ROOT / "forecasting" / "data" / "series"
 HORIZON = 90
 REPORTED_CUTOFFS = 4
+QUICK_CUTOFFS = 1  # --quick: the last cut-off of each series only
 TUNING_SPACING_DAYS = 30
 TUNING_MIN_TRAIN_DAYS = 180
 MAIN_SERIES = ("bike_sharing", "peyton_manning", "pedestrians")
@@ -115,10 +120,12 @@ def tuning_cutoffs(series: pd.Series) -> list[pd.Timestamp]:
     return cutoffs[::-1]
 
 
-def cuts(names: tuple[str, ...], split: str) -> Iterator[Cut]:
+def cuts(names: tuple[str, ...], split: str, last: int | None = None) -> Iterator[Cut]:
+    """The cut-offs of ``split`` for each series (only the ``last`` ones of each when given)."""
     for name in names:
         series = load_series(name)
-        for cutoff in reported_cutoffs(series) if split == "reported" else tuning_cutoffs(series):
+        cutoffs = reported_cutoffs(series) if split == "reported" else tuning_cutoffs(series)
+        for cutoff in cutoffs[-last:] if last else cutoffs:
             training = series[:cutoff]
             actual = series[cutoff + pd.Timedelta(days=1) : cutoff + pd.Timedelta(days=HORIZON)].to_numpy()
             history = pd.DataFrame({"ds": training.index, "y": training.to_numpy()})
@@ -145,9 +152,9 @@ def seasonal_naive(history: pd.DataFrame) -> np.ndarray:
     return last_week[np.arange(HORIZON) % 7]
 
 
-def evaluate(names: tuple[str, ...], split: str) -> pd.DataFrame:
+def evaluate(names: tuple[str, ...], split: str, last: int | None = None) -> pd.DataFrame:
     rows = []
-    for cut in cuts(names, split):
+    for cut in cuts(names, split, last):
         scale = seasonal_naive_scale(cut.history["y"].to_numpy())
         started = time.perf_counter()
         service, backtest = choose_and_forecast(cut.history, horizon_days=HORIZON, interval_width=0.8)
@@ -228,7 +235,14 @@ def main() -> None:
     parser.add_argument("--split", choices=("reported", "tuning"), default="reported")
     parser.add_argument("--no-stress", action="store_true", help="skip the pedestrians-through-COVID series")
     parser.add_argument("--no-timing", action="store_true", help="skip the seconds-per-series measurements")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: only the last cut-off of each main series, no stress series, no timings",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.no_stress = args.no_timing = True
     warnings.filterwarnings("ignore")
     logging.getLogger("prophet").setLevel(logging.ERROR)
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
@@ -238,7 +252,7 @@ def main() -> None:
     names = MAIN_SERIES if args.no_stress or args.split == "tuning" else MAIN_SERIES + STRESS_SERIES
     started = time.perf_counter()
     print(f"{args.split} cut-offs, {HORIZON}-day horizon, MASE (lower is better) and 80% interval coverage")
-    results = evaluate(names, args.split)
+    results = evaluate(names, args.split, last=QUICK_CUTOFFS if args.quick else None)
     pd.set_option("display.width", 200)
     columns = {"coverage": "service 80% coverage", "default_coverage": "engine default 80% coverage"}
     main_table = summarize(results, MAIN_SERIES).rename(columns=columns)

@@ -3,7 +3,7 @@
 Run from the repository root (it needs PostgreSQL's server binaries and ``redis-server``, like ``make test``)::
 
     .venv/bin/python benchmarks/forecast.py              # 200 series (3-6 minutes on 2 cores with today's engine)
-    .venv/bin/python benchmarks/forecast.py --quick      # 20 series, 1-2 minutes
+    .venv/bin/python benchmarks/forecast.py --quick      # 20 leaves, about 70 s (a smoke run: tests/test_benchmarks.py)
     .venv/bin/python benchmarks/forecast.py --series 60
     .venv/bin/python benchmarks/forecast.py --profile    # also cProfile a refresh run executed in this process
 
@@ -14,8 +14,10 @@ What it does:
    (PostgreSQL, Redis broker, Celery not eager, no refresh after ingest, ``DEBUG=false``);
 2. synthesizes ``--series`` leaf series (provider x team x model x token type) of 730 days of daily tokens with a
    weekly rhythm, yearly swing, year-end dip, growth with a change of slope, noise, and for some series a launch,
-   a level shift, spikes or an outage (fixed seed); the first 639 days go straight into the ledger (``COPY``), the
-   640th is loaded before the refresh, the last 90 days are kept in memory as the holdout;
+   a level shift, spikes or an outage (fixed seed); the first 639 days go straight into the ledger (``COPY`` into
+   ``LedgerLine``, one line per provider x team x model and day with the token types side by side, as the ingest
+   writes a usage export; read back with ``usage_daily_by_leaf`` and checked), the 640th is loaded before the
+   refresh, the last 90 days are kept in memory as the holdout;
 3. starts ``celery -A finops worker -Q forecasting,default -c 2`` and times, through the service
    (``forecast_run_create``, then waiting for the run to succeed): the first run of the organization on the first
    639 days, which backtests and selects a model per series; then, after the 640th day is loaded (the next
@@ -26,7 +28,8 @@ What it does:
 5. with ``--profile``, runs one more refresh in this process under cProfile (plan, all series, roll-up);
 6. times a plain sequential loop of default Prophet (``Prophet()``, fit, predict 365 future days) over the same
    series in this process;
-7. prints both wall times, their ratio and the MASE of each on the 90-day holdout, and stops the worker, Redis and
+7. prints both wall times, their ratio and the MASE of each on the 90-day holdout (per level of the series the
+   service stores: leaves, or coarser totals against the sum of their leaves), and stops the worker, Redis and
    PostgreSQL and removes its temporary directories whatever happens (error, Ctrl-C, SIGTERM).
 
 The last line printed is always ``prophet-loop/service ratio: X.XX (target >= 4)``.
@@ -41,7 +44,6 @@ import hashlib
 import io
 import itertools
 import logging
-import math
 import os
 import pstats
 import random
@@ -53,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -79,6 +82,7 @@ if TYPE_CHECKING:
     from forecasting.models import ForecastRun
 
 FloatArray = npt.NDArray[np.float64]
+SeriesKey = tuple[str, str, str, str]  # (provider, team, model, token_type); "" in a series' key: all of them
 
 DEFAULT_SERIES = 200
 QUICK_SERIES = 20
@@ -91,7 +95,9 @@ HORIZON_DAYS = 365
 INTERVAL_WIDTH = 0.8
 WORKER_CONCURRENCY = 2
 SCALING_WORKERS = (1, 2)
-WARMUP_SERIES = 16  # two chunks: each worker process loads the models once before anything is timed
+# The warm-up: one organization per worker process, their first runs started together, so that every process
+# takes a chunk and loads the models once before anything is timed, however the service chunks its series.
+WARMUP_SERIES = 8  # leaves of each warm-up organization
 RUN_TIMEOUT_SECONDS = 3 * 3600
 WORKER_START_TIMEOUT_SECONDS = 90
 POLL_SECONDS = 0.05
@@ -115,7 +121,8 @@ TEAMS = ("Support", "Search", "Analytics", "Platform", "Growth")
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 MAX_SERIES = len(MODELS) * len(TEAMS) * len(TOKEN_TYPES)
 
-TASK_LINE = re.compile(r"Task (forecasting\.tasks\.\w+)\[[^\]]+\] succeeded in ([0-9.]+)s")
+TASK_DONE = re.compile(r"Task (forecasting\.tasks\.\w+)\[([^\]]+)\] (?:succeeded in ([0-9.]+)s|raised)")
+TASK_RECEIVED = re.compile(r"Task forecasting\.tasks\.\w+\[([^\]]+)\] received")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +252,7 @@ def synthesize(count: int, seed: int = SEED) -> list[Leaf]:
 
 
 def create_organization(slug: str, leaves: list[Leaf]) -> Organization:
-    """A fresh organization whose ledger holds the first ``TRAIN_DAYS - 1`` days of ``leaves`` (one row per day);
+    """A fresh organization whose ledger holds the first ``TRAIN_DAYS - 1`` days of ``leaves`` (``_write_ledger``);
     ``add_usage_day`` adds the last training day, as the next night's upload would."""
     from finops.services import organization_create
 
@@ -261,24 +268,59 @@ def add_usage_day(organization: Organization, leaves: list[Leaf]) -> None:
     _write_ledger(organization, leaves, range(TRAIN_DAYS - 1, TRAIN_DAYS), label="synthetic next day")
 
 
+def check_ledger(organization: Organization, leaves: list[Leaf], days: int) -> None:
+    """Read the ledger back as the forecast's plan reads it (``usage_daily_by_leaf``) and check it holds exactly
+    the first ``days`` days of every leaf: the same leaves, the same tokens on the same days."""
+    from ingest.selectors import usage_daily_by_leaf
+
+    read: dict[tuple[str, str, str, str], dict[date, int]] = {}
+    for provider, team, model, token_type, day, tokens in usage_daily_by_leaf(organization=organization):
+        by_day = read.setdefault((provider, team, model, token_type), {})
+        by_day[day] = by_day.get(day, 0) + tokens
+    written = {
+        leaf.key: {
+            FIRST_DAY + timedelta(days=offset): int(leaf.values[offset])
+            for offset in range(days)
+            if leaf.values[offset]
+        }
+        for leaf in leaves
+    }
+    if read != written:
+        missing, extra = sorted(written.keys() - read.keys()), sorted(read.keys() - written.keys())
+        differ = sorted(key for key in written.keys() & read.keys() if written[key] != read[key])
+        raise RuntimeError(
+            f"the ledger of {organization.slug} does not read back as written: leaves missing {missing[:3]}, "
+            f"unexpected {extra[:3]}, with other daily tokens {differ[:3]}"
+        )
+
+
 def _write_ledger(organization: Organization, leaves: list[Leaf], offsets: range, *, label: str) -> None:
-    """COPY the non-zero days ``offsets`` of ``leaves`` into the ledger, one upload, one row per leaf and day."""
+    """COPY the days ``offsets`` of ``leaves`` into the ledger as one upload, the way the ingest stores usage.
+
+    One ``LedgerLine`` per (provider, team, model) and day, with the token types of that day side by side
+    (a usage export's row carries input, output, cached and cache-write tokens at once, and
+    ``ingest.ledger_writer`` writes it as one line): a token type without a leaf here or with no tokens
+    that day leaves its slot empty (NULL quantity: no record), and a day on which every slot is empty
+    writes no line. No cost (basis ``unknown``): the forecast prices the leaves from the catalog.
+    ``ingest.selectors.usage_daily_by_leaf`` reads each filled slot back as one leaf's tokens of the day.
+    """
     from django.db import connection, transaction
 
     from finops.services import team_get_or_create
-    from ingest.models import CostBasis, LedgerEntry, Upload
+    from ingest.ledger_writer import COPY_COLUMNS, SHARED_COLUMNS
+    from ingest.models import LEDGER_SLOTS, CostBasis, LedgerLine, Upload
 
     team_ids = {
         name: team_get_or_create(organization=organization, name=name).pk
         for name in sorted({leaf.team for leaf in leaves})
     }
+    # The leaves of each (provider, team, model), by slot number, in the order they come.
+    groups: dict[tuple[str, str, str], dict[int, Leaf]] = {}
+    for leaf in leaves:
+        groups.setdefault((leaf.provider, leaf.team, leaf.model), {})[LEDGER_SLOTS.index(leaf.token_type)] = leaf
     days = {offset: FIRST_DAY + timedelta(days=offset) for offset in offsets}
     starts = {offset: datetime(day.year, day.month, day.day, tzinfo=UTC) for offset, day in days.items()}
-    columns = (
-        "organization_id, upload_id, source_row, date, period_start, period_end, provider, model, model_raw, "
-        "token_type, quantity, unit, requests, cost, currency, cost_basis, project, workspace, api_key, account, "
-        "region, service_tier, tags, team_id"
-    )
+    empty_slot = (None, None, "")
     with transaction.atomic():
         upload = Upload.objects.create(
             organization=organization,
@@ -292,41 +334,24 @@ def _write_ledger(organization: Organization, leaves: list[Leaf], offsets: range
         source_row = 0
         with (
             connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {LedgerEntry._meta.db_table} ({columns}) FROM STDIN") as copy,
+            cursor.cursor.copy(f"COPY {LedgerLine._meta.db_table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
         ):
-            for leaf in leaves:
+            for (provider, team, model), by_slot in groups.items():
+                filled = {"model": model, "provider": provider, "model_raw": model, "unit": "tokens", "currency": "USD"}
+                filled |= {"tags": "{}", "team_id": team_ids[team]}
+                shared = tuple(filled.get(column, "") for column in SHARED_COLUMNS)
                 for offset in offsets:
-                    if not leaf.values[offset]:
+                    slots: list[tuple[int | None, None, str]] = []
+                    for number in range(len(LEDGER_SLOTS)):
+                        member = by_slot.get(number)
+                        quantity = int(member.values[offset]) if member is not None else 0
+                        slots.append((quantity, None, CostBasis.UNKNOWN.value) if quantity else empty_slot)
+                    if all(slot is empty_slot for slot in slots):
                         continue
                     source_row += 1
-                    copy.write_row(
-                        (
-                            organization.pk,
-                            upload.pk,
-                            source_row,
-                            days[offset],
-                            starts[offset],
-                            starts[offset] + timedelta(days=1),
-                            leaf.provider,
-                            leaf.model,
-                            leaf.model,
-                            leaf.token_type,
-                            int(leaf.values[offset]),
-                            "tokens",
-                            None,
-                            None,
-                            "USD",
-                            CostBasis.UNKNOWN.value,
-                            "",
-                            "",
-                            "",
-                            "",
-                            "",
-                            "",
-                            "{}",
-                            team_ids[leaf.team],
-                        )
-                    )
+                    record = (source_row, days[offset], starts[offset], starts[offset] + timedelta(days=1), None, None)
+                    row = (organization.pk, upload.pk, *shared, *record, *itertools.chain.from_iterable(slots))
+                    copy.write_row(row)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +445,8 @@ class TaskTimes:
 @dataclass
 class RunResult:
     label: str
-    series: int
+    leaves: int  # leaf series in the organization's ledger
+    series: int  # series the run fitted (its series_total)
     workers: int
     seconds: float
     run: ForecastRun
@@ -431,50 +457,69 @@ class RunResult:
         return self.series / self.seconds
 
 
-def _task_times(worker: Worker, offset: int, chunks: int) -> TaskTimes:
+def _task_times(worker: Worker, offset: int) -> TaskTimes:
     """Durations of the run's tasks, read from the worker log written since ``offset``.
 
-    The last chunk logs its success just after the run is marked succeeded: wait a little for it."""
-    times = TaskTimes()
+    The last chunk logs its success just after the run is marked succeeded: wait a little (at most 10 s) until
+    every task the worker received since ``offset`` has logged its end."""
     deadline = time.monotonic() + 10
     while True:
         with worker.log_path.open("rb") as log:
             log.seek(offset)
             text = log.read().decode(errors="replace")
         times = TaskTimes()
-        for name, seconds in TASK_LINE.findall(text):
+        ended = set()
+        for name, task_id, seconds in TASK_DONE.findall(text):
+            ended.add(task_id)
+            if not seconds:
+                continue
             if name.endswith("execute_forecast_run"):
                 times.plan += float(seconds)
             elif name.endswith("execute_forecast_chunk"):
                 times.chunks.append(float(seconds))
-        if len(times.chunks) >= chunks or time.monotonic() > deadline:
+        if set(TASK_RECEIVED.findall(text)) <= ended or time.monotonic() > deadline:
             return times
         time.sleep(0.1)
 
 
-def timed_run(label: str, organization: Organization, series: int, worker: Worker) -> RunResult:
-    """Create a forecast run through the service and wait until the worker has finished it."""
+def timed_run(label: str, organization: Organization, leaves: int, worker: Worker) -> RunResult:
+    """Create a forecast run through the service for an organization whose ledger holds ``leaves`` leaf series,
+    and wait until the worker has finished it.
+
+    How many series the run fits is the service's business (one per leaf, or fewer, coarser ones): the run's own
+    ``series_total`` is taken, not ``leaves``."""
+    return timed_runs(label, [organization], leaves, worker)[0]
+
+
+def timed_runs(label: str, organizations: list[Organization], leaves: int, worker: Worker) -> list[RunResult]:
+    """``timed_run`` for several organizations at once: their runs are created together and waited for together
+    (each result's time is until the last one finished)."""
     from forecasting.models import ForecastRun
-    from forecasting.services import CHUNK_SIZE, forecast_run_create
+    from forecasting.services import forecast_run_create
 
     offset = worker.log_size()
     started = time.perf_counter()
-    run = forecast_run_create(organization=organization, horizon_days=HORIZON_DAYS, interval_width=INTERVAL_WIDTH)
+    runs = [
+        forecast_run_create(organization=organization, horizon_days=HORIZON_DAYS, interval_width=INTERVAL_WIDTH)
+        for organization in organizations
+    ]
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
     done = (ForecastRun.Status.SUCCEEDED, ForecastRun.Status.FAILED)
-    while ForecastRun.objects.filter(pk=run.pk).values_list("status", flat=True).get() not in done:
+    pks = [run.pk for run in runs]
+    while ForecastRun.objects.filter(pk__in=pks).exclude(status__in=done).exists():
         worker.check_alive()
         if time.monotonic() > deadline:
-            raise TimeoutError(f"forecast run #{run.pk} did not finish within {RUN_TIMEOUT_SECONDS}s")
+            raise TimeoutError(f"forecast runs {pks} did not finish within {RUN_TIMEOUT_SECONDS}s")
         time.sleep(POLL_SECONDS)
     seconds = time.perf_counter() - started
-    run.refresh_from_db()
-    if run.status != ForecastRun.Status.SUCCEEDED:
-        raise RuntimeError(f"forecast run #{run.pk} ({label}) failed: {run.error}\n{worker.log_tail()}")
-    if run.series_total != series:
-        raise RuntimeError(f"forecast run #{run.pk} forecast {run.series_total} series, expected {series}")
-    tasks = _task_times(worker, offset, math.ceil(series / CHUNK_SIZE))
-    return RunResult(label, series, worker.concurrency, seconds, run, tasks)
+    for run in runs:
+        run.refresh_from_db()
+        if run.status != ForecastRun.Status.SUCCEEDED:
+            raise RuntimeError(f"forecast run #{run.pk} ({label}) failed: {run.error}\n{worker.log_tail()}")
+        if not run.series_total:
+            raise RuntimeError(f"forecast run #{run.pk} ({label}) forecast no series from a ledger of {leaves} leaves")
+    tasks = _task_times(worker, offset)
+    return [RunResult(label, leaves, run.series_total, worker.concurrency, seconds, run, tasks) for run in runs]
 
 
 def describe_run(result: RunResult) -> str:
@@ -485,7 +530,8 @@ def describe_run(result: RunResult) -> str:
     reused = sum(1 for reason in reasons if PROPHET_REUSED in reason)
     refitted = sum(1 for reason in reasons if PROPHET_REFITTED in reason)
     return (
-        f"{result.label} ({result.series} series, workers {result.workers}): {result.seconds:.1f}s, "
+        f"{result.label} ({result.series} series from {result.leaves} leaves, workers {result.workers}): "
+        f"{result.seconds:.1f}s, "
         f"{result.rate:.2f} series/s{failed}\n  {result.tasks.describe(result.series)}\n"
         f"  served: {served_models(result.run)}; a backtest's model choice stored for {chosen} of {result.series}; "
         f"Prophet fits reused {reused}, refitted for a stated reason {refitted}"
@@ -502,21 +548,41 @@ def forget_prophet_fits(run: ForecastRun) -> None:
     run.series.update(prophet_fit=None)
 
 
+def series_level(key: SeriesKey) -> str:
+    """What a series of ``key`` is: "leaves", or the fields it is a total over (e.g. "provider x team totals")."""
+    if all(key):
+        return "leaves"
+    named = [name for name, part in zip(("provider", "team", "model", "token type"), key, strict=True) if part]
+    return f"{' x '.join(named) or 'organization'} totals"
+
+
 def served_models(run: ForecastRun) -> str:
-    counts: dict[str, int] = {}
-    for name in run.series.values_list("model_name", flat=True):
-        counts[name or "(failed)"] = counts.get(name or "(failed)", 0) + 1
-    return ", ".join(f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda item: -item[1]))
+    """The models that served the run's series, counted per level ("blend x12, ets x3"; levels named when the run
+    stores more than one, e.g. fitted provider x team totals and the leaves derived from them)."""
+    counts: dict[str, dict[str, int]] = {}
+    for *key, name in run.series.values_list("provider", "team", "model", "token_type", "model_name"):
+        level = counts.setdefault(series_level(tuple(key)), {})  # type: ignore[arg-type]
+        level[name or "(failed)"] = level.get(name or "(failed)", 0) + 1
+    described = {
+        level: ", ".join(f"{name} x{count}" for name, count in sorted(names.items(), key=lambda item: -item[1]))
+        for level, names in counts.items()
+    }
+    if len(described) == 1:
+        return next(iter(described.values()))
+    return "; ".join(f"{text} ({level})" for level, text in described.items())
 
 
-def service_holdout_forecasts(run: ForecastRun) -> dict[tuple[str, str, str, str], FloatArray]:
-    """The first ``HOLDOUT_DAYS`` days of each succeeded series' daily point forecast."""
+def service_holdout_forecasts(run: ForecastRun) -> dict[SeriesKey, FloatArray]:
+    """The first ``HOLDOUT_DAYS`` days of each succeeded series' daily point forecast, by the series' key.
+
+    A series that is coarser than a leaf (a provider x team total, say) has a blank model and token type: its key
+    has "" there, and it is scored against the sum of the leaves it covers."""
     from forecasting.models import ForecastSeries
 
     forecasts = {}
     for series in run.series.filter(status=ForecastSeries.Status.SUCCEEDED):
         yhat = np.asarray(series.forecast["yhat"][:HOLDOUT_DAYS], dtype=np.float64)
-        forecasts[(series.provider, series.team, series.model, series.token_type)] = yhat
+        forecasts[(series.provider, series.team, series.model or "", series.token_type or "")] = yhat
     return forecasts
 
 
@@ -575,7 +641,7 @@ def _default_prophet(history: pd.DataFrame) -> FloatArray:
     return model.predict(future)["yhat"].to_numpy(dtype=np.float64)
 
 
-def prophet_loop(leaves: list[Leaf]) -> tuple[float, dict[tuple[str, str, str, str], FloatArray]]:
+def prophet_loop(leaves: list[Leaf]) -> tuple[float, dict[SeriesKey, FloatArray]]:
     """Seconds for the sequential loop over ``leaves`` (after an untimed warm-up fit) and each one's holdout part."""
     import prophet  # noqa: F401  (the import and Stan's first start are not part of the loop)
 
@@ -589,17 +655,42 @@ def prophet_loop(leaves: list[Leaf]) -> tuple[float, dict[tuple[str, str, str, s
     return time.perf_counter() - started, forecasts
 
 
-def holdout_mase(leaves: list[Leaf], forecasts: dict[tuple[str, str, str, str], FloatArray]) -> list[float]:
-    """Per leaf with a forecast: MAE over the holdout / in-sample MAE of the lag-7 seasonal naive on its history."""
+def covered_leaves(key: SeriesKey, leaves: list[Leaf]) -> list[Leaf]:
+    """The leaves a series of ``key`` adds up: those equal to it in every field it names ("" names none)."""
+    return [leaf for leaf in leaves if all(not part or part == own for part, own in zip(key, leaf.key, strict=True))]
+
+
+def summed_forecasts(
+    keys: Iterable[SeriesKey], leaves: list[Leaf], leaf_forecasts: dict[SeriesKey, FloatArray]
+) -> dict[SeriesKey, FloatArray]:
+    """Per series key, the sum of the leaf forecasts of the leaves it covers (the key's own forecast when the key
+    is a leaf); keys with a leaf lacking a forecast are left out."""
+    summed = {}
+    for key in keys:
+        covered = covered_leaves(key, leaves)
+        if covered and all(leaf.key in leaf_forecasts for leaf in covered):
+            summed[key] = np.sum([leaf_forecasts[leaf.key] for leaf in covered], axis=0)
+    return summed
+
+
+def holdout_mase(leaves: list[Leaf], forecasts: dict[SeriesKey, FloatArray]) -> list[float]:
+    """Per forecast series: MAE over the holdout / in-sample MAE of the lag-7 seasonal naive on its history.
+
+    The actual values of a series are the sum of the leaves it covers (just the leaf when the series is one),
+    and its history starts on their first day of use, as the service's does."""
     from forecasting.backtest import seasonal_naive_scale
 
     scores = []
-    for leaf in leaves:
-        forecast = forecasts.get(leaf.key)
-        scale = seasonal_naive_scale(leaf.training, WEEK)
-        if forecast is None or scale == 0:
+    for key, forecast in forecasts.items():
+        covered = covered_leaves(key, leaves)
+        if not covered:
             continue
-        scores.append(float(np.mean(np.abs(leaf.holdout - forecast))) / scale)
+        values = np.sum([leaf.values for leaf in covered], axis=0).astype(np.float64)
+        first_day = int(np.flatnonzero(values[:TRAIN_DAYS])[0])
+        scale = seasonal_naive_scale(values[first_day:TRAIN_DAYS], WEEK)
+        if scale == 0:
+            continue
+        scores.append(float(np.mean(np.abs(values[TRAIN_DAYS:] - forecast))) / scale)
     return scores
 
 
@@ -628,29 +719,38 @@ def run_benchmark(series: int, profile: bool) -> None:
         warmup = min(WARMUP_SERIES, series)
         last_day = FIRST_DAY + timedelta(days=TRAIN_DAYS - 1)
         started = time.perf_counter()
-        organizations = {
-            "warmup": create_organization("bench-forecast-warmup", leaves[:warmup]),
-            "full": create_organization(f"bench-forecast-{series}", leaves),
-            "half": create_organization(f"bench-forecast-{half}", leaves[:half]),
+        slugs = {
+            **{f"warmup-{number}": f"bench-forecast-warmup-{number}" for number in range(1, WORKER_CONCURRENCY + 1)},
+            "full": f"bench-forecast-{series}",
+            "half": f"bench-forecast-{half}",
         }
+        members = {name: leaves[:warmup] for name in slugs if name.startswith("warmup")}
+        members.update({"full": leaves, "half": leaves[:half]})
+        organizations = {name: create_organization(slug, members[name]) for name, slug in slugs.items()}
+        for name, organization in organizations.items():
+            check_ledger(organization, members[name], TRAIN_DAYS - 1)
+        warmups = [organization for name, organization in organizations.items() if name.startswith("warmup")]
         launched = sum(1 for leaf in leaves if leaf.first_day > 0)
         print(
             f"series: {series} leaves (provider x team x model x token type; {launched} launched during the history), "
             f"{TRAIN_DAYS} days in the ledger ({FIRST_DAY}..{last_day}), {HOLDOUT_DAYS}-day holdout kept out; "
-            f"ledgers written in {time.perf_counter() - started:.1f}s"
+            f"ledgers written (one line per provider x team x model and day) and read back in "
+            f"{time.perf_counter() - started:.1f}s"
         )
 
         worker = Worker(WORKER_CONCURRENCY, workdir / "worker.log")
         worker.start()
         print(f"worker: celery -A finops worker -Q forecasting,default -c {WORKER_CONCURRENCY} (prefork)")
-        warm = timed_run("warm-up run", organizations["warmup"], warmup, worker)
+        warm = timed_runs("warm-up run", warmups, warmup, worker)
         print(
-            f"warm-up run, not counted ({warmup} series, loads the models in each worker process): {warm.seconds:.1f}s"
+            f"warm-up runs, not counted ({len(warm)} organizations at once, {warm[0].series} series from {warmup} "
+            f"leaves each, so that each worker process loads the models): {warm[0].seconds:.1f}s"
         )
 
         selection = timed_run("backtest + model selection pass", organizations["full"], series, worker)
         print(describe_run(selection))
         add_usage_day(organizations["full"], leaves)
+        check_ledger(organizations["full"], leaves, TRAIN_DAYS)
         refresh = timed_run(
             "service refresh after the next day's usage, horizon 365 days, 80% intervals",
             organizations["full"],
@@ -671,19 +771,21 @@ def run_benchmark(series: int, profile: bool) -> None:
             worker.stop()
             worker = Worker(concurrency, workdir / f"worker-c{concurrency}.log")
             worker.start()
-            timed_run("warm-up", organizations["warmup"], warmup, worker)
+            timed_runs("warm-up", warmups[:concurrency], warmup, worker)
             for count, organization in ((series, organizations["full"]), (half, organizations["half"])):
                 scaling[(count, concurrency)] = timed_run("refresh", organization, count, worker)
         worker.stop()
         worker = None
-        print("scaling of the refresh run (horizon 365 days, intervals on): series x workers -> seconds")
+        print(
+            "scaling of the refresh run (horizon 365 days, intervals on): leaves (series fitted) x workers -> seconds"
+        )
         for (count, workers), result in sorted(scaling.items()):
             chunks = result.tasks.chunks
-            worker_time = f"worker time {sum(chunks) / count:.3f} s/series, " if chunks else ""
+            worker_time = f"worker time {sum(chunks) / result.series:.3f} s/series, " if chunks else ""
             last_chunk = f"slowest chunk {max(chunks):.1f}s" if chunks else ""
             print(
-                f"  {count:>4} x {workers} -> {result.seconds:6.1f}s  ({result.rate:5.2f} series/s; "
-                f"plan {result.tasks.plan:.1f}s, {worker_time}{last_chunk})"
+                f"  {count:>4} ({result.series:>3}) x {workers} -> {result.seconds:6.1f}s  "
+                f"({result.rate:5.2f} series/s; plan {result.tasks.plan:.1f}s, {worker_time}{last_chunk})"
             )
 
         if profile:
@@ -692,19 +794,28 @@ def run_benchmark(series: int, profile: bool) -> None:
 
         loop_seconds, prophet_forecasts = prophet_loop(leaves)
         print(
-            f"default Prophet loop ({series} series, one process, fit + predict {HORIZON_DAYS} days): "
+            f"default Prophet loop ({series} leaf series, one process, fit + predict {HORIZON_DAYS} days): "
             f"{loop_seconds:.1f}s, {series / loop_seconds:.2f} series/s, {loop_seconds / series:.3f} s/series"
         )
 
         print(_load())
-        service_scores = holdout_mase(leaves, service_holdout_forecasts(refresh.run))
-        prophet_scores = holdout_mase(leaves, prophet_forecasts)
-        print(
-            f"MASE on the {HOLDOUT_DAYS}-day holdout (mean over series, median in brackets; lower is better): "
-            f"service {mean(service_scores):.3f} ({median(service_scores):.3f}, {len(service_scores)} series), "
-            f"default Prophet {mean(prophet_scores):.3f} ({median(prophet_scores):.3f}, {len(prophet_scores)} series)"
-            f" (target: service <= default Prophet)"
-        )
+        # Both are scored on the series the service fitted: default Prophet's leaf forecasts are summed to them
+        # (when the service fits the leaves themselves, each leaf is scored on its own).
+        service_forecasts = service_holdout_forecasts(refresh.run)
+        levels = sorted({series_level(key) for key in service_forecasts}, key=lambda level: level != "leaves")
+        for level in levels:
+            at_level = {key: yhat for key, yhat in service_forecasts.items() if series_level(key) == level}
+            service_scores = holdout_mase(leaves, at_level)
+            prophet_scores = holdout_mase(leaves, summed_forecasts(at_level, leaves, prophet_forecasts))
+            if not service_scores or not prophet_scores:
+                print(f"MASE on the {HOLDOUT_DAYS}-day holdout, {level}: no series to score")
+                continue
+            print(
+                f"MASE on the {HOLDOUT_DAYS}-day holdout, {level} (mean over series, median in brackets; lower is "
+                f"better): service {mean(service_scores):.3f} ({median(service_scores):.3f}, "
+                f"{len(service_scores)} series), default Prophet {mean(prophet_scores):.3f} "
+                f"({median(prophet_scores):.3f}, {len(prophet_scores)} series) (target: service <= default Prophet)"
+            )
         print(f"prophet-loop/service ratio: {loop_seconds / refresh.seconds:.2f} (target >= {TARGET_RATIO:g})")
     finally:
         # Cleanup must not be cut short by a second Ctrl-C or a SIGTERM.

@@ -3,6 +3,7 @@
 Run from the repository root (it needs PostgreSQL's server binaries, like ``make test``)::
 
     .venv/bin/python benchmarks/ingest.py [--rows 1000000] [--small-rows 100000] [--profile]
+    .venv/bin/python benchmarks/ingest.py --quick   # a smoke run: 20,000 rows timed, 5,000 for the memory run
 
 What it does:
 
@@ -56,6 +57,8 @@ from ingest.demo_data import HEADER  # noqa: E402  (pure Python, no Django: safe
 
 DEFAULT_ROWS = 1_000_000
 DEFAULT_SMALL_ROWS = 100_000
+QUICK_ROWS = 20_000  # --quick: a smoke run of about 15 s; its ratios say little (fixed costs dominate)
+QUICK_SMALL_ROWS = 5_000
 WARMUP_ROWS = 10_000
 COPY_CHUNK_BYTES = 1024 * 1024
 SEED = 7
@@ -511,8 +514,13 @@ def run_benchmark(rows: int, small_rows: int, profile: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="data rows of the timed file")
-    parser.add_argument("--small-rows", type=int, default=DEFAULT_SMALL_ROWS, help="rows of the small memory run")
+    parser.add_argument("--rows", type=int, help=f"data rows of the timed file (default {DEFAULT_ROWS:,})")
+    parser.add_argument("--small-rows", type=int, help=f"rows of the small memory run (default {DEFAULT_SMALL_ROWS:,})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run: {QUICK_ROWS:,} and {QUICK_SMALL_ROWS:,} rows unless --rows / --small-rows are given",
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile the ingest of --small-rows rows")
     parser.add_argument("--measure-memory-only", type=int, metavar="N", help="child mode: ingest N rows, print RSS")
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)  # child mode: the file to ingest
@@ -522,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure_memory_only is not None:
         run_memory_only(args.measure_memory_only, args.csv)
     else:
-        run_benchmark(args.rows, args.small_rows, args.profile)
+        rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
+        small_rows = args.small_rows or (QUICK_SMALL_ROWS if args.quick else DEFAULT_SMALL_ROWS)
+        run_benchmark(rows, small_rows, args.profile)
     return 0
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting.backtest import ModelSelection, select_model
 from forecasting.engine import ProphetFit, SeriesForecast, forecast_daily, validate_holiday_country
-from forecasting.growth import level_drift_sigma
+from forecasting.growth import level_uncertainty
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,8 @@ def fit_series(
     policy: str = "workload",
     label: str = "",
 ) -> FittedSeries:
-    """``choose_and_forecast`` with the result in the shape a ForecastSeries stores, plus the daily standard
-    deviation of the series' level drift (``forecasting.growth.level_drift_sigma``) the roll-up samples."""
+    """``choose_and_forecast`` with the result in the shape a ForecastSeries stores, plus the level drift and noise
+    autocorrelation (``forecasting.growth.level_uncertainty``) the roll-up samples its paths with."""
     result, backtest = choose_and_forecast(
         history,
         horizon_days=horizon_days,
@@ -200,7 +200,7 @@ def fit_series(
         label=label,
     )
     frame = result.frame
-    drift_sigma, drift_errors = level_drift_sigma(history["y"].to_numpy(dtype=np.float64))
+    uncertainty = _level_uncertainty(history, backtest)
     return FittedSeries(
         model_name=result.model_name,
         reason=result.reason,
@@ -209,11 +209,25 @@ def fit_series(
             "yhat": _rounded(frame["yhat"].to_numpy()),
             "lower": _rounded(frame["yhat_lower"].to_numpy()),
             "upper": _rounded(frame["yhat_upper"].to_numpy()),
-            "drift_sigma": round(drift_sigma, 6),
-            "drift_errors": drift_errors,
+            **uncertainty,
         },
         prophet_fit=result.prophet_fit.as_dict() if result.prophet_fit is not None else None,
     )
+
+
+def _level_uncertainty(history: pd.DataFrame, backtest: dict[str, Any]) -> dict[str, Any]:
+    """The series' level drift and noise autocorrelation (``forecasting.growth.level_uncertainty``): measured with
+    each model selection and kept in its backtest, reused while the selection is (a replay costs about 0.5 s)."""
+    stored = backtest.get("level_uncertainty")
+    if backtest.get("reused") and isinstance(stored, dict) and "drift_sigma" in stored:
+        return stored
+    measured = level_uncertainty(history["y"].to_numpy(dtype=np.float64))
+    backtest["level_uncertainty"] = {
+        "drift_sigma": round(measured.drift_sigma, 6),
+        "noise_autocorrelation": round(measured.noise_autocorrelation, 4),
+        "drift_errors": measured.errors,
+    }
+    return dict(backtest["level_uncertainty"])
 
 
 def summarize_backtests(backtests: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,20 +1,24 @@
 """The growth model of the engine (``"trend"``) and the monthly level uncertainty of a series (pure: no Django).
 
 Token usage of an AI program grows (or shrinks) at a rate that holds for months, with a weekday rhythm, holiday
-dips and launch steps. ``trend_points`` fits exactly that on the last ``TREND_WINDOW_DAYS`` days of ``log1p``
-tokens: a straight line (compound growth), one effect per weekday and, when the data show one, a single level
-shift (a launch or a cut-over). The shift is a step, never a slope: the best break day is searched and kept only
-when it explains far more than chance would (``BREAK_MIN_F``) and moves the level by at least
-``BREAK_MIN_STEP``. Days far off the fit (outages, holidays) are left out of a second fit. The slope is carried
-forward lightly damped (``TREND_DAMPING`` per day: 92% of the undamped growth after 90 days, 71% after a year).
+dips and launch steps. ``trend_points`` fits exactly that on the last ``TREND_WINDOW_DAYS`` (a year, recent days
+weighted more) of ``log1p`` tokens: a straight line (compound growth), one effect per weekday and, when the data
+show one, a single level shift (a launch or a cut-over). The shift is a step, never a slope: the best break day is
+searched and kept only when it explains far more than chance would (``BREAK_MIN_F``) and moves the level by at
+least ``BREAK_MIN_STEP``. Days far off the fit (outages, holidays) are left out of a second fit. The slope is
+carried forward lightly damped (``TREND_DAMPING`` per day: 92% of the undamped growth after 90 days, 71% after a
+year).
 
-``level_drift_sigma`` measures how far a series' monthly sums stray from such a forecast: the growth model is
+``level_uncertainty`` measures how far a series' monthly sums stray from such a forecast: the growth model is
 replayed from weekly origins over the history, and the log errors of its 30-day sums one, two and three months
-ahead give the daily variance of a random-walk level drift. The roll-up adds that drift to every sampled path of
-the series, so monthly intervals are calibrated on monthly sums, not only on days.
+ahead, less what day-to-day noise explains, give the daily variance of a random-walk level drift. The roll-up adds
+that drift to every sampled path of the series, so monthly intervals are calibrated on monthly sums, not only on
+days.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -25,17 +29,24 @@ __all__ = [
     "DRIFT_PRIOR_SIGMA",
     "TREND_DAMPING",
     "TREND_WINDOW_DAYS",
+    "LevelUncertainty",
     "TrendFit",
     "fit_trend",
-    "level_drift_sigma",
+    "level_uncertainty",
     "trend_points",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
-TREND_WINDOW_DAYS = 126
-"""The growth model sees the last 18 weeks: long enough to measure a monthly growth rate through daily noise
-(slope error about 0.03%/day at 12% daily noise), short enough to follow a program whose growth changed."""
+TREND_WINDOW_DAYS = 364
+"""The growth model sees at most the last 52 weeks..."""
+
+TREND_HALF_LIFE_DAYS = 182.0
+"""...and a day counts half as much as the last one 26 weeks before it (a quarter a year before). Long enough to
+measure a monthly growth rate through daily noise, recent enough to follow a program whose growth changed. Replayed
+three months ahead on the tuning cut-offs of ``benchmarks/org_backtest.py`` (workloads of the demo and the mature
+organization), the mean absolute error of a month's tokens was 2.7% / 5.3% with the last 26 weeks unweighted, 2.0%
+/ 4.7% with this weighting, 2.2% / 5.3% with a 60-day half-life."""
 
 TREND_DAMPING = 0.998
 """Daily damping of the extrapolated slope (light: half of the slope is left after 346 days)."""
@@ -53,8 +64,11 @@ BREAK_MIN_STEP = 0.1
 OUTLIER_MADS = 3.0
 """Days more than three robust standard deviations off the first fit are left out of the second."""
 
-DRIFT_PRIOR_SIGMA = 0.007
-"""Prior daily drift of a series' log level (6% after 75 days), what a series with little history gets."""
+DRIFT_PRIOR_SIGMA = 0.005
+"""Prior daily drift of a series' log level (4% of standard deviation 60 days ahead), what a series with little
+history gets."""
+
+MAX_NOISE_AUTOCORRELATION = 0.9
 
 DRIFT_PRIOR_WEIGHT = 4
 """The prior counts as four measured monthly errors."""
@@ -68,14 +82,24 @@ _CHI2_1_MEDIAN = 0.4549364
 
 
 class TrendFit:
-    """A fitted growth model: level at the last day, daily slope, weekday effects and the level shift found."""
+    """A fitted growth model: level at the last day, daily slope, weekday effects, the level shift found and the
+    in-sample log residuals over its window."""
 
-    def __init__(self, level: float, slope: float, weekday: FloatArray, step: float, break_age: int | None) -> None:
+    def __init__(
+        self,
+        level: float,
+        slope: float,
+        weekday: FloatArray,
+        step: float,
+        break_age: int | None,
+        residuals: FloatArray,
+    ) -> None:
         self.level = level
         self.slope = slope
         self.weekday = weekday
         self.step = step
         self.break_age = break_age
+        self.residuals = residuals
 
     def log_points(self, horizon: int, n_days: int, damping: float = TREND_DAMPING) -> FloatArray:
         """``log1p`` forecast for the ``horizon`` days after a history of ``n_days`` days."""
@@ -98,9 +122,19 @@ def _design(length: int, n_days: int, break_at: int | None) -> FloatArray:
     return np.column_stack(columns)
 
 
+def _recency_weights(length: int) -> FloatArray:
+    """Square roots of the days' weights: a day ``age`` days before the last counts ``0.5 ** (age / half-life)``."""
+    ages = np.arange(length - 1, -1, -1, dtype=np.float64)
+    return np.asarray(np.sqrt(0.5 ** (ages / TREND_HALF_LIFE_DAYS)), dtype=np.float64)
+
+
 def _weighted_fit(design: FloatArray, target: FloatArray, keep: npt.NDArray[np.bool_]) -> tuple[FloatArray, float]:
-    coefficients, *_ = np.linalg.lstsq(design[keep], target[keep], rcond=None)
-    residuals = target[keep] - design[keep] @ coefficients
+    """Least squares of the kept days, each weighted by its recency."""
+    root_weights = _recency_weights(len(target))[keep]
+    kept_design = design[keep] * root_weights[:, None]
+    kept_target = target[keep] * root_weights
+    coefficients, *_ = np.linalg.lstsq(kept_design, kept_target, rcond=None)
+    residuals = kept_target - kept_design @ coefficients
     return np.asarray(coefficients, dtype=np.float64), float(residuals @ residuals)
 
 
@@ -112,10 +146,17 @@ def _best_break(log_y: FloatArray, n_days: int, keep: npt.NDArray[np.bool_]) -> 
     best: tuple[int | None, FloatArray, float] = (None, base, base_rss)
     if length < 2 * BREAK_MARGIN_DAYS + 7:
         return best
-    for break_at in range(BREAK_MARGIN_DAYS, length - BREAK_MARGIN_DAYS):
-        coefficients, rss = _weighted_fit(_design(length, n_days, break_at), log_y, keep)
-        if rss < best[2]:
-            best = (break_at, coefficients, rss)
+    last = length - BREAK_MARGIN_DAYS
+    # Every week first, then every day around the best week's day.
+    for candidates in (range(BREAK_MARGIN_DAYS, last, 7), None):
+        if candidates is None:
+            if best[0] is None:
+                break
+            candidates = range(max(BREAK_MARGIN_DAYS, best[0] - 6), min(last, best[0] + 7))
+        for break_at in candidates:
+            coefficients, rss = _weighted_fit(_design(length, n_days, break_at), log_y, keep)
+            if rss < best[2]:
+                best = (break_at, coefficients, rss)
     found, coefficients, rss = best
     if found is None:
         return best
@@ -126,8 +167,10 @@ def _best_break(log_y: FloatArray, n_days: int, keep: npt.NDArray[np.bool_]) -> 
     return best
 
 
-def fit_trend(y: FloatArray, window_days: int = TREND_WINDOW_DAYS) -> TrendFit:
-    """Fit the growth model to the last ``window_days`` of a clean daily history ``y`` (at least 14 days)."""
+def fit_trend(y: FloatArray, window_days: int | None = None) -> TrendFit:
+    """Fit the growth model to the last ``window_days`` (default ``TREND_WINDOW_DAYS``) of a clean daily history
+    ``y`` (at least 14 days)."""
+    window_days = window_days or TREND_WINDOW_DAYS
     n_days = len(y)
     if n_days < 14:
         raise ValueError(f"the growth model needs at least 14 days of history, got {n_days}")
@@ -149,7 +192,14 @@ def fit_trend(y: FloatArray, window_days: int = TREND_WINDOW_DAYS) -> TrendFit:
     # The intercept is the level of the last day with the step on (the break lies inside the window).
     level = float(coefficients[0]) + step
     break_age = None if break_at is None else len(log_y) - break_at
-    return TrendFit(level=level, slope=float(coefficients[1]), weekday=weekday, step=step, break_age=break_age)
+    return TrendFit(
+        level=level,
+        slope=float(coefficients[1]),
+        weekday=weekday,
+        step=step,
+        break_age=break_age,
+        residuals=np.asarray(residuals, dtype=np.float64),
+    )
 
 
 def trend_points(y: FloatArray, horizon: int) -> FloatArray:
@@ -159,20 +209,35 @@ def trend_points(y: FloatArray, horizon: int) -> FloatArray:
     return np.expm1(np.clip(fit.log_points(horizon, len(y)), 0.0, ceiling))
 
 
-def level_drift_sigma(y: FloatArray) -> tuple[float, int]:
-    """Daily standard deviation of the random-walk drift of a series' log level, and how many monthly errors
-    measured it.
+@dataclass(frozen=True)
+class LevelUncertainty:
+    """How a series' future strays from its forecast: the daily standard deviation of a random-walk drift of its
+    log level, the lag-1 autocorrelation of its day-to-day noise, and how many monthly errors measured the drift."""
 
-    From origins every 7 days in the last year (each with at least 56 days before it), the growth model forecasts
-    90 days; each 30-day window that the history covers gives a log error ``e`` of the window's sum. A random walk
-    with daily variance ``s^2`` puts variance ``s^2 * (a + 10)`` on the log of a 30-day mean starting ``a`` days
-    ahead, so ``s^2`` is estimated robustly by the median of ``e^2 / (a + 10)`` over that of a squared normal (one
-    launch step the replay could not foresee must not widen every later month), shrunk toward
-    ``DRIFT_PRIOR_SIGMA`` with the weight of ``DRIFT_PRIOR_WEIGHT`` errors.
-    """
-    values = np.clip(np.asarray(y, dtype=np.float64), 0.0, None)
+    drift_sigma: float
+    noise_autocorrelation: float
+    errors: int
+
+
+def _noise(y: FloatArray) -> tuple[float, float]:
+    """Standard deviation (robust) and lag-1 autocorrelation (clipped to [0, 0.9]) of the growth model's in-sample
+    log residuals over its window: the day-to-day noise around the fitted level, weekday and steps."""
+    fit = fit_trend(y)
+    residuals = fit.residuals
+    spread = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
+    if len(residuals) < 3 or float(np.std(residuals)) == 0.0:
+        return spread, 0.0
+    clipped = np.clip(residuals, -OUTLIER_MADS * spread, OUTLIER_MADS * spread)
+    correlation = float(np.corrcoef(clipped[:-1], clipped[1:])[0, 1])
+    return spread, float(np.clip(np.nan_to_num(correlation), 0.0, MAX_NOISE_AUTOCORRELATION))
+
+
+def _replayed_errors(values: FloatArray) -> tuple[list[float], list[float]]:
+    """Log errors of the growth model's 30-day sums one, two and three months ahead, replayed from weekly origins,
+    and how many days ahead each window starts."""
     n_days = len(values)
-    ratios: list[float] = []
+    errors: list[float] = []
+    starts: list[float] = []
     first_origin = max(DRIFT_MIN_TRAINING_DAYS, n_days - DRIFT_MAX_REPLAY_DAYS)
     for origin in range(n_days - _DRIFT_WINDOWS[0][1], first_origin - 1, -DRIFT_ORIGIN_SPACING):
         training = values[:origin]
@@ -186,7 +251,51 @@ def level_drift_sigma(y: FloatArray) -> tuple[float, int]:
             actual_sum = float(values[origin + start : origin + end].sum())
             forecast_sum = float(forecast[start:end].sum())
             if actual_sum > 0 and forecast_sum > 0:
-                ratios.append(float(np.log(actual_sum / forecast_sum)) ** 2 / (start + 10))
-    measured = float(np.median(ratios)) / _CHI2_1_MEDIAN if ratios else 0.0
-    variance = (DRIFT_PRIOR_WEIGHT * DRIFT_PRIOR_SIGMA**2 + len(ratios) * measured) / (DRIFT_PRIOR_WEIGHT + len(ratios))
-    return float(np.sqrt(variance)), len(ratios)
+                errors.append(float(np.log(actual_sum / forecast_sum)))
+                starts.append(float(start))
+    return errors, starts
+
+
+def _drift_variance(errors: list[float], starts: list[float], noise_variance: float) -> float:
+    """The daily drift variance ``s^2`` that makes the median of ``e^2 / (v + s^2 * (a + 10))`` the median of a
+    squared standard normal (bisection; 0 when the noise ``v`` alone explains the errors)."""
+    squared = np.square(np.asarray(errors))
+    centres = np.asarray(starts) + 10.0
+
+    def median_ratio(variance: float) -> float:
+        return float(np.median(squared / (noise_variance + variance * centres)))
+
+    if median_ratio(0.0) <= _CHI2_1_MEDIAN:
+        return 0.0
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if median_ratio(middle) > _CHI2_1_MEDIAN:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def level_uncertainty(y: FloatArray) -> LevelUncertainty:
+    """How far a series' monthly sums stray from a forecast, measured on its own history.
+
+    From origins every 7 days in the last year (each with at least 56 days before it), the growth model forecasts
+    90 days; each 30-day window that the history covers gives a log error ``e`` of the window's sum. Two things
+    make up ``e``: the day-to-day noise averaged over 30 days (variance ``v``, from the growth model's own residuals
+    and their autocorrelation ``phi``: ``sigma^2 / 30 * (1 + phi) / (1 - phi)``) and a drift of the level, a random
+    walk of daily variance ``s^2``, which puts ``s^2 * (a + 10)`` on a 30-day mean starting ``a`` days ahead.
+    ``s^2`` is the value at which the median of ``e^2 / (v + s^2 * (a + 10))`` is that of a squared normal (a
+    robust fit: one launch the replay could not foresee must not widen every later month), shrunk toward
+    ``DRIFT_PRIOR_SIGMA`` with the weight of ``DRIFT_PRIOR_WEIGHT`` errors.
+    """
+    values = np.clip(np.asarray(y, dtype=np.float64), 0.0, None)
+    if len(values) < 14 or np.count_nonzero(values) < 14:
+        return LevelUncertainty(DRIFT_PRIOR_SIGMA, 0.0, 0)
+    spread, autocorrelation = _noise(values)
+    noise_variance = spread**2 / 30.0 * (1.0 + autocorrelation) / (1.0 - autocorrelation)
+    errors, starts = _replayed_errors(values)
+    measured = _drift_variance(errors, starts, noise_variance) if errors else 0.0
+    count = len(errors)
+    variance = (DRIFT_PRIOR_WEIGHT * DRIFT_PRIOR_SIGMA**2 + count * measured) / (DRIFT_PRIOR_WEIGHT + count)
+    return LevelUncertainty(float(np.sqrt(variance)), autocorrelation, count)

@@ -7,7 +7,8 @@ workload's total keeps the program's growth.
 
 * **Model shares** are weekly shares of the workload's tokens over the last ``SHARE_WEEKS`` weeks. A model whose
   log share moves steadily (a migration under way: the slope's t-value is at least ``SHARE_MIN_T`` and it moved by
-  at least ``SHARE_MIN_CHANGE`` over the weeks measured) keeps moving at that rate; a model without a clear move
+  at least ``SHARE_MIN_CHANGE`` over the weeks measured) keeps moving at that rate, damped by
+  ``SHARE_TREND_DAMPING`` a week (a migration slows as it completes); a model without a clear move
   keeps its share of the last ``SHARE_STEADY_WEEKS`` weeks. Shares are a softmax of ``level + slope x weeks``, so
   they always add up to one: a new model's share follows its observed ramp toward the whole workload, a replaced
   model's share tails off toward zero, and a model unused in the last week is gone.
@@ -26,7 +27,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SHARE_MIN_CHANGE", "SHARE_MIN_T", "SHARE_WEEKS", "SPLIT_DAYS", "LeafKey", "MixForecast", "workload_mix"]
+__all__ = [
+    "SHARE_MIN_CHANGE",
+    "SHARE_MIN_T",
+    "SHARE_TREND_DAMPING",
+    "SHARE_WEEKS",
+    "SPLIT_DAYS",
+    "LeafKey",
+    "MixForecast",
+    "workload_mix",
+]
 
 FloatArray = npt.NDArray[np.float64]
 LeafKey = tuple[str, str]
@@ -46,6 +56,11 @@ SHARE_MIN_T = 4.0
 
 SHARE_MIN_CHANGE = 0.25
 """...and it moved the log share by at least 0.25 (about 28%) over the weeks measured."""
+
+SHARE_TREND_DAMPING = 0.85
+"""Weekly damping of a share's trend: a migration goes on at its observed pace at first and then slows, so the
+log share moves at most 5.7 weeks' worth of its current weekly change in all. Several models ramping at once must
+not end with the steepest taking everything."""
 
 SPLIT_DAYS = 28
 """Days behind a model's token-type split."""
@@ -131,9 +146,11 @@ def _model_shares(model_totals: Mapping[str, FloatArray]) -> list[ModelShare]:
 
 
 def _future_shares(shares: list[ModelShare], horizon: int) -> FloatArray:
-    """Shares per model (rows) and future day (columns): a softmax of log share plus its weekly change."""
+    """Shares per model (rows) and future day (columns): a softmax of log share plus its damped weekly change."""
     weeks_ahead = (np.arange(1, horizon + 1, dtype=np.float64) + 3.0) / 7.0  # from the middle of the last week
-    logits = np.vstack([np.log(max(item.share, 1e-12)) + item.weekly_log_change * weeks_ahead for item in shares])
+    damping = SHARE_TREND_DAMPING
+    damped_weeks = damping * (1.0 - damping**weeks_ahead) / (1.0 - damping)
+    logits = np.vstack([np.log(max(item.share, 1e-12)) + item.weekly_log_change * damped_weeks for item in shares])
     logits -= logits.max(axis=0, keepdims=True)
     weights = np.exp(logits)
     return np.asarray(weights / weights.sum(axis=0, keepdims=True), dtype=np.float64)

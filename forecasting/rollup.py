@@ -15,9 +15,9 @@ Paths of a workload, in ``log1p`` space around its point forecast ``yhat``:
 
 * **day-to-day noise**: the workload's band half-width of its first forecast week over the normal quantile of its
   width (separately above and below, so skewed bands stay skewed) times a stationary AR(1) series of standard
-  normals with ``phi = PATH_AUTOCORRELATION`` (a day above forecast tends to be followed by another);
+  normals with the workload's own lag-1 autocorrelation (``noise_autocorrelation``, measured on its history);
 * **level drift**: a random walk with the workload's own daily standard deviation ``drift_sigma``
-  (``forecasting.growth.level_drift_sigma``, measured on the history's monthly sums), so the uncertainty of a
+  (``forecasting.growth.level_uncertainty``, measured on the history's monthly sums), so the uncertainty of a
   month's total grows with how far ahead it is, calibrated on monthly sums.
 
 Workloads share shocks: both parts are ``sqrt(rho) * common + sqrt(1 - rho) * own`` with one common series for the
@@ -58,8 +58,9 @@ FloatArray = npt.NDArray[np.float64]
 
 INTERVAL_WIDTHS = (0.5, 0.8, 0.95)
 PATH_AUTOCORRELATION = 0.5
-"""Day-to-day persistence of a path's noise. Persistent error (a level or growth rate that was wrong) is the level
-drift's part, measured on monthly sums; the noise only carries a busy day into the next."""
+"""Day-to-day persistence of a path's noise where the workload brings none of its own (each workload's is measured
+on its history). Persistent error (a level or growth rate that was wrong) is the level drift's part, measured on
+monthly sums; the noise only carries a busy day into the next."""
 NOISE_DAYS = 7
 """The day-to-day noise of a path is the band of the first forecast week; the level drift does the widening."""
 MAX_LOG_SPREAD = 1.0
@@ -101,6 +102,7 @@ class WorkloadForecast:
     interval_width: float
     drift_sigma: float
     leaves: tuple[LeafPart, ...]
+    noise_autocorrelation: float = PATH_AUTOCORRELATION
 
 
 @dataclass
@@ -204,7 +206,7 @@ def _volume_paths(workload: WorkloadForecast, rng: np.random.Generator, shocks: 
     """Sampled daily volume paths of a workload, shape (n_samples, horizon)."""
     horizon = len(workload.yhat)
     n_samples = shocks.common_noise.shape[0] if shocks.common_noise is not None else 0
-    noise = _ar1_normals(rng, n_samples, horizon, PATH_AUTOCORRELATION)
+    noise = _ar1_normals(rng, n_samples, horizon, workload.noise_autocorrelation)
     drift = _random_walks(rng, n_samples, horizon)
     if shocks.common_noise is not None and shocks.common_drift is not None:
         noise = shocks.shared_part * shocks.common_noise + shocks.own_part * noise

@@ -427,7 +427,7 @@ def _workload_forecast(
     """A fitted workload with its leaves: each leaf's fraction of the volume (its mix, any what-if switch and the
     price scenario's demand response applied) and its price outlook."""
     from forecasting.mix import workload_mix
-    from forecasting.rollup import LeafPart, WorkloadForecast
+    from forecasting.rollup import PATH_AUTOCORRELATION, LeafPart, WorkloadForecast
 
     mix = workload_mix(
         {(item.model, item.token_type): np.asarray(item.history["values"], dtype=float) for item in members},
@@ -449,6 +449,7 @@ def _workload_forecast(
         upper=np.asarray(forecast["upper"], dtype=float),
         interval_width=run.interval_width,
         drift_sigma=float(forecast.get("drift_sigma", 0.0)),
+        noise_autocorrelation=float(forecast.get("noise_autocorrelation", PATH_AUTOCORRELATION)),
         leaves=tuple(parts),
     )
 
