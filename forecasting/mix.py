@@ -6,10 +6,10 @@ is not: a model migration makes the old model's leaf fall and the new one's a sh
 workload's total keeps the program's growth.
 
 * **Model shares** are weekly shares of the workload's tokens over the last ``SHARE_WEEKS`` weeks. A model whose
-  log share moves steadily (a migration under way: the slope's t-value is at least ``SHARE_MIN_T`` and it moved by
-  at least ``SHARE_MIN_CHANGE`` over the weeks measured) keeps moving at that rate, damped by
-  ``SHARE_TREND_DAMPING`` a week (a migration slows as it completes); a model without a clear move
-  keeps its share of the last ``SHARE_STEADY_WEEKS`` weeks. Shares are a softmax of ``level + slope x weeks``, so
+  log share moves steadily over the last ``SHARE_TREND_WEEKS`` weeks (a migration under way: the slope's t-value is
+  at least ``SHARE_MIN_T`` and it moved by at least ``SHARE_MIN_CHANGE``) goes on from the last week's share at
+  that pace, damped by ``SHARE_TREND_DAMPING`` a week (a migration slows as it completes); a model without a clear
+  move keeps its share of the last ``SHARE_STEADY_WEEKS`` weeks. Shares are a softmax of ``level + slope x weeks``, so
   they always add up to one: a new model's share follows its observed ramp toward the whole workload, a replaced
   model's share tails off toward zero, and a model unused in the last week is gone.
 * **Token-type split** of each model is its mix of input, output, cached input and cache writes over the last
@@ -44,6 +44,9 @@ LeafKey = tuple[str, str]
 
 SHARE_WEEKS = 6
 """Weeks of shares behind a model's trend."""
+
+SHARE_TREND_WEEKS = 4
+"""A trend's pace is measured over the last four of those weeks (a ramp slows as it completes)."""
 
 SHARE_STEADY_WEEKS = 4
 """A model without a clear trend keeps its share of the last four weeks."""
@@ -132,13 +135,13 @@ def _model_shares(model_totals: Mapping[str, FloatArray]) -> list[ModelShare]:
             continue  # not used in the last week: gone
         in_use = shares_by_week[row] > 0
         first_use = int(np.argmax(in_use))
-        log_share = np.log(shares_by_week[row, first_use:].clip(1e-12))
+        log_share = np.log(shares_by_week[row, first_use:].clip(1e-12))[-SHARE_TREND_WEEKS:]
         slope, t_value = _share_trend(log_share)
         moved = abs(slope) * (len(log_share) - 1)
         if t_value >= SHARE_MIN_T and moved >= SHARE_MIN_CHANGE:
-            fitted_now = float(np.exp(log_share.mean() + slope * (len(log_share) - 1) / 2.0))
+            # A ramp is seldom straight in log share: it starts from the last week's share at its recent pace.
             note = "ramping up" if slope > 0 else "tailing off"
-            result.append(ModelShare(name, fitted_now, slope, note))
+            result.append(ModelShare(name, float(shares_by_week[row, -1]), slope, note))
         else:
             result.append(ModelShare(name, float(steady_share[row]), 0.0, "steady"))
     total = sum(item.share for item in result) or 1.0
