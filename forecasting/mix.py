@@ -9,7 +9,9 @@ workload's total keeps the program's growth.
   log share moves steadily over the last ``SHARE_TREND_WEEKS`` weeks (a migration under way: the slope's t-value is
   at least ``SHARE_MIN_T`` and it moved by at least ``SHARE_MIN_CHANGE``) goes on from the last week's share at
   that pace, damped by ``SHARE_TREND_DAMPING`` a week (a migration slows as it completes); a model without a clear
-  move keeps its share of the last ``SHARE_STEADY_WEEKS`` weeks. Shares are a softmax of ``level + slope x weeks``, so
+  move may still drift slowly (its projects grow faster or slower than the others: a trend over up to
+  ``SHARE_WEEKS`` weeks, damped by ``SHARE_DRIFT_DAMPING`` a week), or else keeps its share of the last
+  ``SHARE_STEADY_WEEKS`` weeks. Shares are a softmax of ``level + slope x weeks``, so
   they always add up to one: a new model's share follows its observed ramp toward the whole workload, a replaced
   model's share tails off toward zero, and a model unused in the last week is gone.
 * **Token-type split** of each model is its mix of input, output, cached input and cache writes over the last
@@ -42,8 +44,8 @@ FloatArray = npt.NDArray[np.float64]
 LeafKey = tuple[str, str]
 """(model, token type)."""
 
-SHARE_WEEKS = 6
-"""Weeks of shares behind a model's trend."""
+SHARE_WEEKS = 26
+"""Weeks of shares behind a model's slow drift (a migration's trend reads the last ``SHARE_TREND_WEEKS``)."""
 
 SHARE_TREND_WEEKS = 4
 """A trend's pace is measured over the last four of those weeks (a ramp slows as it completes)."""
@@ -59,6 +61,14 @@ SHARE_MIN_T = 4.0
 
 SHARE_MIN_CHANGE = 0.25
 """...and it moved the log share by at least 0.25 (about 28%) over the weeks measured."""
+
+SHARE_DRIFT_MIN_WEEKS = 8
+SHARE_DRIFT_MIN_CHANGE = 0.1
+SHARE_DRIFT_DAMPING = 0.98
+"""A model without a migration's trend may still drift: its projects grow faster or slower than the workload's
+others. A drift needs at least 8 weeks in use, the same pace (within a factor of two) in both halves of them, the same
+t-value and a move of at least 0.1 in log share over the weeks measured (up to ``SHARE_WEEKS``); it goes on damped
+by 0.98 a week (at most 49 weeks' worth)."""
 
 SHARE_TREND_DAMPING = 0.85
 """Weekly damping of a share's trend: a migration goes on at its observed pace at first and then slows, so the
@@ -77,6 +87,7 @@ class ModelShare:
     share: float
     weekly_log_change: float
     note: str
+    damping: float = SHARE_TREND_DAMPING
 
 
 @dataclass(frozen=True)
@@ -103,11 +114,12 @@ def _weekly_sums(values: FloatArray, weeks: int) -> FloatArray:
     return recent.reshape(available, 7).sum(axis=1)
 
 
-def _share_trend(log_share: FloatArray) -> tuple[float, float]:
-    """Slope per week of ``log_share`` and its t-value (0, 0 when there are too few weeks)."""
+def _share_trend(log_share: FloatArray) -> tuple[float, float, float]:
+    """Slope per week of ``log_share``, its t-value and the fitted log share of the last week (0, 0 and the last
+    value when there are too few weeks)."""
     weeks = len(log_share)
     if weeks < SHARE_MIN_WEEKS:
-        return 0.0, 0.0
+        return 0.0, 0.0, float(log_share[-1])
     x = np.arange(weeks, dtype=np.float64) - (weeks - 1)
     design = np.column_stack([np.ones(weeks), x])
     coefficients, *_ = np.linalg.lstsq(design, log_share, rcond=None)
@@ -118,7 +130,7 @@ def _share_trend(log_share: FloatArray) -> tuple[float, float]:
     standard_error = np.sqrt(spread / x_spread) if x_spread > 0 else np.inf
     slope = float(coefficients[1])
     t_value = np.inf if standard_error == 0 else abs(slope) / standard_error
-    return slope, float(t_value)
+    return slope, float(t_value), float(coefficients[0])
 
 
 def _model_shares(model_totals: Mapping[str, FloatArray]) -> list[ModelShare]:
@@ -133,27 +145,50 @@ def _model_shares(model_totals: Mapping[str, FloatArray]) -> list[ModelShare]:
     for row, name in enumerate(names):
         if weekly[row, -1] <= 0 and totals[-1] > 0:
             continue  # not used in the last week: gone
-        in_use = shares_by_week[row] > 0
-        first_use = int(np.argmax(in_use))
-        log_share = np.log(shares_by_week[row, first_use:].clip(1e-12))[-SHARE_TREND_WEEKS:]
-        slope, t_value = _share_trend(log_share)
-        moved = abs(slope) * (len(log_share) - 1)
-        if t_value >= SHARE_MIN_T and moved >= SHARE_MIN_CHANGE:
-            # A ramp is seldom straight in log share: it starts from the last week's share at its recent pace.
-            note = "ramping up" if slope > 0 else "tailing off"
-            result.append(ModelShare(name, float(shares_by_week[row, -1]), slope, note))
-        else:
-            result.append(ModelShare(name, float(steady_share[row]), 0.0, "steady"))
+        result.append(_carried_share(name, shares_by_week[row], float(steady_share[row])))
     total = sum(item.share for item in result) or 1.0
-    return [ModelShare(item.model, item.share / total, item.weekly_log_change, item.note) for item in result]
+    return [
+        ModelShare(item.model, item.share / total, item.weekly_log_change, item.note, item.damping) for item in result
+    ]
+
+
+def _carried_share(name: str, weekly_shares: FloatArray, steady_share: float) -> ModelShare:
+    """How a model's share goes on: a migration's trend, a slow drift, or its steady share."""
+    first_use = int(np.argmax(weekly_shares > 0))
+    log_share = np.log(weekly_shares[first_use:].clip(1e-12))
+    slope, t_value, _ = _share_trend(log_share[-SHARE_TREND_WEEKS:])
+    if t_value >= SHARE_MIN_T and abs(slope) * (min(len(log_share), SHARE_TREND_WEEKS) - 1) >= SHARE_MIN_CHANGE:
+        # A ramp is seldom straight in log share: it starts from the last week's share at its recent pace.
+        note = "ramping up" if slope > 0 else "tailing off"
+        return ModelShare(name, float(weekly_shares[-1]), slope, note)
+    if len(log_share) >= SHARE_DRIFT_MIN_WEEKS and _steady_pace(log_share):
+        slope, t_value, fitted_now = _share_trend(log_share)
+        if t_value >= SHARE_MIN_T and abs(slope) * (len(log_share) - 1) >= SHARE_DRIFT_MIN_CHANGE:
+            note = "drifting up" if slope > 0 else "drifting down"
+            return ModelShare(name, float(np.exp(fitted_now)), slope, note, SHARE_DRIFT_DAMPING)
+    return ModelShare(name, steady_share, 0.0, "steady")
+
+
+def _steady_pace(log_share: FloatArray) -> bool:
+    """Whether the log share moved the same way at a similar pace (within a factor of two) in both halves of the
+    weeks: a drift, not a ramp that has run its course."""
+    half = len(log_share) // 2
+    first, second = _share_trend(log_share[:half])[0], _share_trend(log_share[half:])[0]
+    if first * second <= 0:
+        return False
+    return min(abs(first), abs(second)) >= 0.5 * max(abs(first), abs(second))
 
 
 def _future_shares(shares: list[ModelShare], horizon: int) -> FloatArray:
     """Shares per model (rows) and future day (columns): a softmax of log share plus its damped weekly change."""
     weeks_ahead = (np.arange(1, horizon + 1, dtype=np.float64) + 3.0) / 7.0  # from the middle of the last week
-    damping = SHARE_TREND_DAMPING
-    damped_weeks = damping * (1.0 - damping**weeks_ahead) / (1.0 - damping)
-    logits = np.vstack([np.log(max(item.share, 1e-12)) + item.weekly_log_change * damped_weeks for item in shares])
+
+    def damped(damping: float) -> FloatArray:
+        return np.asarray(damping * (1.0 - damping**weeks_ahead) / (1.0 - damping), dtype=np.float64)
+
+    logits = np.vstack(
+        [np.log(max(item.share, 1e-12)) + item.weekly_log_change * damped(item.damping) for item in shares]
+    )
     logits -= logits.max(axis=0, keepdims=True)
     weights = np.exp(logits)
     return np.asarray(weights / weights.sum(axis=0, keepdims=True), dtype=np.float64)

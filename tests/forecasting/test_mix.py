@@ -79,3 +79,20 @@ def test_a_leaf_that_started_later_is_padded_and_shares_are_measured_on_whole_we
 def test_an_empty_workload_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one leaf"):
         workload_mix({}, 10)
+
+
+def test_a_model_whose_projects_grow_faster_drifts_up_slowly() -> None:
+    days = 26 * 7
+    t = np.arange(days)
+    rng = np.random.default_rng(12)
+    fast = 4e5 * 1.08 ** (t / 30.44) * np.exp(rng.normal(0, 0.05, days))  # 8% a month
+    slow = 6e5 * 1.01 ** (t / 30.44) * np.exp(rng.normal(0, 0.05, days))  # 1% a month
+
+    mix = workload_mix({("fast", "input"): fast, ("slow", "input"): slow}, 90)
+
+    share_now = fast[-28:].sum() / (fast[-28:].sum() + slow[-28:].sum())
+    fractions = mix.fractions[("fast", "input")]
+    assert "drifting up" in mix.describe() and "drifting down" in mix.describe()
+    # Its odds grow by about 7% a month (1.07^3 = 1.22 in three months, a little less damped): from 49% to 53-54%.
+    assert fractions[0] == pytest.approx(share_now, abs=0.03)
+    assert share_now + 0.03 < fractions[-1] < share_now + 0.07
