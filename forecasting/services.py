@@ -2,16 +2,17 @@
 
 A run goes through three steps, each a service called by a Celery task on the ``forecasting`` queue:
 
-1. ``forecast_run_execute`` (plan): reads the ledger's leaf series (provider x team x model x token
-   type, daily tokens) in one query, stores them as the run's ``ForecastSeries`` and queues them in
-   chunks of ``CHUNK_SIZE``. Re-running a run replaces its series and results.
-2. ``forecast_series_chunk_execute`` (fan-out): fits each series of a chunk with the engine, reusing
-   the model its latest backtest chose when that is recent, else backtesting the candidates to choose.
-   A failing series is marked failed with its error; the run goes on. The chunk that finishes the last
-   series of the run finalizes it.
-3. ``forecast_run_finalize`` (roll-up): prices every leaf with the price projection under the run's
-   scenario and migration policy, samples volume and price paths and adds leaves up to every level
-   (``forecasting.rollup``), and stores monthly results and the organization's daily points.
+1. ``forecast_run_execute`` (plan): reads the ledger's leaf series (provider x team x model x token type, daily
+   tokens) in one query, stores them and their workloads (provider x team daily totals) as the run's
+   ``ForecastSeries`` and queues the workloads in chunks of ``CHUNK_SIZE``. Re-running a run replaces its series
+   and results.
+2. ``forecast_series_chunk_execute`` (fan-out): fits each workload of a chunk with the engine, reusing the model its
+   latest backtest chose when that is recent, else backtesting the candidates to choose. A failing workload is
+   marked failed with its error; the run goes on. The chunk that finishes the last workload finalizes the run.
+3. ``forecast_run_finalize`` (roll-up): splits each workload into its leaves by its forecast model mix and
+   token-type split (``forecasting.mix``), prices every leaf with the price projection under the run's scenario and
+   migration policy, samples volume and price paths and adds leaves up to every level (``forecasting.rollup``),
+   and stores monthly results, each leaf's derived forecast and the organization's daily points.
 
 A what-if run re-prices the token forecasts of its baseline run (no refit), with a model switch, a
 cached-input or batch share, or another scenario, so it can be compared side by side with the baseline.
@@ -45,7 +46,9 @@ if TYPE_CHECKING:  # the roll-up (scipy) is imported by the worker that finalize
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
-CHUNK_SIZE = 8
+CHUNK_SIZE = 2
+"""Workloads per task: a workload's model selection takes one to three seconds (Prophet at each backtest origin),
+and an organization has a few to a few dozen workloads, so small chunks spread them over every worker."""
 MAX_HORIZON_DAYS = 730
 MODEL_CHOICE_MAX_AGE = timedelta(days=35)
 """A series reuses the model its latest backtest chose while that backtest is younger than this; then the
@@ -200,7 +203,8 @@ def _claim(run_id: int) -> ForecastRun | None:
 
 
 def forecast_run_execute(*, run_id: int) -> ForecastRun:
-    """Plan the run: store its leaf series and queue them in chunks (a what-if run is re-priced at once)."""
+    """Plan the run: store its leaf and workload series and queue the workloads in chunks (a what-if run is re-priced
+    at once)."""
     run = _claim(run_id)
     if run is None:
         return ForecastRun.objects.get(pk=run_id)
@@ -308,7 +312,7 @@ def _earlier_fits(run: ForecastRun, series: list[ForecastSeries]) -> dict[tuple[
 
 
 def forecast_series_chunk_execute(*, run_id: int, series_ids: list[int]) -> int:
-    """Fit the series of one chunk; returns how many failed. The last chunk to finish finalizes the run."""
+    """Fit the workloads of one chunk; returns how many failed. The last chunk to finish finalizes the run."""
     from forecasting.fitting import fit_series
 
     run = ForecastRun.objects.get(pk=run_id)

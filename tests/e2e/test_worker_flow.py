@@ -8,7 +8,9 @@ from datetime import date, timedelta
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from ingest.demo_data import write_openai_usage_exports
+from finops.models import AllocationRule
+from finops.services import team_get_or_create
+from ingest.demo_data import DEMO_PROJECTS, write_openai_usage_exports
 from ingest.models import LedgerEntry
 
 pytestmark = [pytest.mark.worker]
@@ -28,6 +30,11 @@ def test_upload_ledger_forecast_and_api_through_a_real_worker(
     live_worker, price_catalog, api_client_for, analyst, organization, tmp_path
 ) -> None:
     client = api_client_for(analyst)
+    for project in DEMO_PROJECTS:  # four projects, four teams: four workloads to fan out
+        team = team_get_or_create(organization=organization, name=project.team)
+        AllocationRule.objects.create(
+            organization=organization, dimension=AllocationRule.Dimension.PROJECT, value=project.project_id, team=team
+        )
     exports = write_openai_usage_exports(tmp_path, end=date(2026, 10, 31), months=4, seed=3)
     upload_ids = []
     for path in exports:
@@ -54,9 +61,16 @@ def test_upload_ledger_forecast_and_api_through_a_real_worker(
     assert run["status"] == "succeeded", run["error"]
     latest = client.get("/api/v1/forecasts/latest/", {"organization": "acme"}).json()
     assert latest["id"] == run["id"]
-    # Fanned out in chunks over the worker's processes: every leaf series forecast, none failed.
-    assert latest["series_total"] == latest["series_done"] > 4
+    # Fanned out in chunks over the worker's processes: every workload (openai x team) forecast, none failed, and
+    # every leaf (team x model x token type) derived from its workload's volume and mix.
+    assert latest["series_total"] == latest["series_done"] == len(DEMO_PROJECTS)
     assert latest["series_failed"] == 0
+    series = client.get(f"/api/v1/forecasts/{run['id']}/series/").json()
+    assert sorted(item["team"] for item in series if item["kind"] == "workload") == sorted(
+        project.team for project in DEMO_PROJECTS
+    )
+    leaves = [item for item in series if item["kind"] == "leaf"]
+    assert len(leaves) > len(DEMO_PROJECTS) and all(item["status"] == "succeeded" for item in leaves)
     assert set(latest["levels"]) == {"provider", "team", "model", "team_model"}
     providers = set(LedgerEntry.objects.filter(unit="tokens").values_list("provider", flat=True))
     assert set(latest["levels"]["provider"]) == providers
