@@ -6,10 +6,14 @@ A run forecasts the token volume of each workload (provider x team, daily tokens
 leaf's fraction of each day. This module turns those paths into monthly tokens and cost at the levels people budget
 at: organization, provider, team, model and team x model.
 
-**Points are means of the summed paths.** Every level's monthly point is the mean over samples of the level's
-summed paths, and its intervals are central quantiles of the same sums; means add up exactly, so teams and models
-add up to the organization, and a point lies inside its own interval (an interval that would not contain it, which
-takes an extremely skewed sum, is widened to it).
+**Points are means of the summed paths.** Every level's monthly point is the mean over samples of its leaves'
+paths (each workload's volume paths split by its forecast mix), and its intervals are central quantiles of the
+summed paths with the mix's uncertainty added. The mix's uncertainty moves tokens between a workload's models in
+every path but never changes the workload's total, so at the organization, provider and team levels the point
+and the interval come from literally the same summed paths; at the model levels the point is the mean of the
+paths before the mix is perturbed (perturbing shares in log space and scaling them back to one pulls every mean
+toward an even split, which is not a forecast). Means add up exactly, so teams and models add up to the
+organization, and a point lies inside its own interval (an interval that would not contain it is widened to it).
 
 Paths of a workload, in ``log1p`` space around its point forecast ``yhat``:
 
@@ -20,8 +24,12 @@ Paths of a workload, in ``log1p`` space around its point forecast ``yhat``:
   (``forecasting.growth.level_uncertainty``, measured on the history's monthly sums), so the uncertainty of a
   month's total grows with how far ahead it is, calibrated on monthly sums.
 
-Workloads share shocks: both parts are ``sqrt(rho) * common + sqrt(1 - rho) * own`` with one common series for the
-run, where ``rho`` is ``shared_shock_correlation``, the average correlation of the workloads' own week-on-week
+* **mix**: in a workload with several models, each model's log share takes a random walk (``SHARE_SIGMA`` a day)
+  and the leaves' fractions are scaled back to their sum in every path, so a model's band carries the uncertainty
+  of the mix while its workload's and team's do not.
+
+Workloads share shocks: both volume parts are ``sqrt(rho) * common + sqrt(1 - rho) * own`` with one common series
+for the run, where ``rho`` is ``shared_shock_correlation``, the average correlation of the workloads' own week-on-week
 changes (teams share the business cycle). Each leaf brings a price outlook: a point path and sampled paths of USD
 per token per day; cost of a path is the sum over days of tokens x price of the same sample index, so volume and
 price uncertainty combine in the cost intervals. A level's cost point is the sum over its leaves and days of the
@@ -61,6 +69,11 @@ PATH_AUTOCORRELATION = 0.5
 """Day-to-day persistence of a path's noise where the workload brings none of its own (each workload's is measured
 on its history). Persistent error (a level or growth rate that was wrong) is the level drift's part, measured on
 monthly sums; the noise only carries a busy day into the next."""
+SHARE_SIGMA = 0.2
+"""Daily standard deviation of the random walk of a model's log share within its workload. Measured on the tuning
+cut-offs of ``benchmarks/org_backtest.py``: the log-odds error of a model's share of its workload was 1.0, 1.6 and
+2.0 one, two and three months ahead (models moving on to newer ones after the cut-off make most of it), about a
+random walk of 0.2 a day."""
 NOISE_DAYS = 7
 """The day-to-day noise of a path is the band of the first forecast week; the level drift does the widening."""
 MAX_LOG_SPREAD = 1.0
@@ -225,6 +238,7 @@ class _Accumulator:
     """Sums of one level: token and cost paths per month, the mean tokens per type, tokens without a price."""
 
     def __init__(self, n_samples: int, n_months: int) -> None:
+        self.tokens = np.zeros(n_months)
         self.token_paths = np.zeros((n_samples, n_months))
         self.cost_paths = np.zeros((n_samples, n_months))
         self.cost = np.zeros(n_months)
@@ -232,9 +246,15 @@ class _Accumulator:
         self.unpriced = np.zeros(n_months)
         self.by_type: dict[str, FloatArray] = {}
 
-    def add(self, token_type: str, token_paths: FloatArray, cost: tuple[FloatArray, FloatArray] | None) -> None:
+    def add(
+        self,
+        token_type: str,
+        mean_tokens: FloatArray,
+        token_paths: FloatArray,
+        cost: tuple[FloatArray, FloatArray] | None,
+    ) -> None:
+        self.tokens += mean_tokens
         self.token_paths += token_paths
-        mean_tokens = token_paths.mean(axis=0)
         self.by_type[token_type] = self.by_type.get(token_type, 0.0) + mean_tokens
         if cost is None:
             self.unpriced += mean_tokens
@@ -265,6 +285,22 @@ class _Calendar:
         return np.add.reduceat(values, self.first_days, axis=-1)
 
 
+def _fraction_paths(workload: WorkloadForecast, rng: np.random.Generator, n_samples: int) -> list[FloatArray]:
+    """Each leaf's sampled fraction of its workload's volume, shape (n_samples, horizon), or its fixed fraction when
+    the workload has one model. Each model's log share takes a random walk of ``SHARE_SIGMA`` a day (the same for
+    every token type of the model), and the fractions of every path and day are scaled back to the forecast's sum:
+    the mix is uncertain, the workload's volume is not changed by it."""
+    models = sorted({leaf.model for leaf in workload.leaves})
+    if len(models) < 2 or SHARE_SIGMA == 0:
+        return [leaf.fraction for leaf in workload.leaves]
+    horizon = len(workload.yhat)
+    walks = {model: SHARE_SIGMA * _random_walks(rng, n_samples, horizon) for model in models}
+    perturbed = [leaf.fraction * np.exp(walks[leaf.model]) for leaf in workload.leaves]
+    planned = np.sum([leaf.fraction for leaf in workload.leaves], axis=0)
+    scale = np.divide(planned, np.sum(perturbed, axis=0), out=np.zeros((n_samples, horizon)), where=planned > 0)
+    return [values * scale for values in perturbed]
+
+
 def _check_workload(workload: WorkloadForecast, horizon: int, n_samples: int) -> None:
     for name, values in (("yhat", workload.yhat), ("lower", workload.lower), ("upper", workload.upper)):
         if len(values) != horizon:
@@ -285,6 +321,7 @@ class _Daily:
         self.tokens = np.zeros((n_samples, horizon))
         self.cost = np.zeros((n_samples, horizon))
         self.cost_point = np.zeros(horizon)
+        self.token_point = np.zeros(horizon)
 
 
 def roll_up(
@@ -314,11 +351,14 @@ def roll_up(
     for workload in workloads:
         _check_workload(workload, horizon, n_samples)
         volume = _volume_paths(workload, rng, shocks)
-        for leaf in workload.leaves:
-            leaf_paths = volume * leaf.fraction
-            leaf_mean = leaf_paths.mean(axis=0)
+        mean_volume = volume.mean(axis=0)
+        fractions = _fraction_paths(workload, rng, n_samples)
+        for leaf, fraction in zip(workload.leaves, fractions, strict=True):
+            leaf_paths = volume * fraction
+            leaf_mean = mean_volume * leaf.fraction  # the mean of the volume paths split by the forecast mix
             rollup.leaf_means[(leaf.provider, leaf.team, leaf.model, leaf.token_type)] = leaf_mean
             daily.tokens += leaf_paths
+            daily.token_point += leaf_mean
             monthly_cost = None
             if leaf.price is not None:
                 cost_paths = leaf_paths * leaf.price.samples
@@ -330,7 +370,7 @@ def roll_up(
                 accumulator = levels.get(level_key)
                 if accumulator is None:
                     accumulator = levels[level_key] = _Accumulator(n_samples, len(calendar.months))
-                accumulator.add(leaf.token_type, monthly_token_paths, monthly_cost)
+                accumulator.add(leaf.token_type, calendar.monthly(leaf_mean), monthly_token_paths, monthly_cost)
     for level_key, accumulator in levels.items():
         rollup.months[level_key] = _level_months(accumulator, calendar)
     if levels:
@@ -339,7 +379,7 @@ def roll_up(
 
 
 def _level_months(accumulator: _Accumulator, calendar: _Calendar) -> list[LevelMonth]:
-    tokens = accumulator.token_paths.mean(axis=0)
+    tokens = accumulator.tokens
     cost = accumulator.cost
     token_bounds = {f"{round(w * 100)}": _central(accumulator.token_paths, tokens, w) for w in INTERVAL_WIDTHS}
     cost_bounds = (
@@ -366,7 +406,7 @@ def _daily_results(rollup: Rollup, daily: _Daily, dates: pd.DatetimeIndex, width
     """The organization's daily mean and 80% band, of tokens and (when any leaf had a price) of cost."""
     rollup.daily_dates = dates
     low, high = (1 - width) / 2, 1 - (1 - width) / 2
-    rollup.daily_tokens = daily.tokens.mean(axis=0)
+    rollup.daily_tokens = daily.token_point
     rollup.daily_lower = np.minimum(np.quantile(daily.tokens, low, axis=0), rollup.daily_tokens)
     rollup.daily_upper = np.maximum(np.quantile(daily.tokens, high, axis=0), rollup.daily_tokens)
     rollup.daily_cost = daily.cost_point
