@@ -1,4 +1,5 @@
-"""`manage.py forecast_csv IN.csv [--horizon DAYS] [--interval WIDTH] [--holidays CC]`: forecast a daily ds,y CSV.
+"""`manage.py forecast_csv IN.csv [--horizon DAYS] [--interval WIDTH] [--holidays CC] [--policy NAME]`: forecast a
+daily ds,y CSV.
 
 Reads a CSV whose header has ``ds`` and ``y`` (other columns are ignored; ``-`` reads stdin), runs the
 service's own path for one series (``forecasting.fitting.choose_and_forecast``: a rolling-origin backtest
@@ -6,7 +7,9 @@ chooses the model, then the engine forecasts with it) and writes ``ds,yhat,yhat_
 (ISO dates, 4 decimals) to stdout and one ``model: <name> (<reason>)`` line to stderr. A bad row stops the
 command with its row number (the header is row 1). An empty ``y`` cell counts as missing, which the engine
 treats as 0 and reports. ``--holidays US`` models that country's public holidays, as an organization's
-holiday country does in the service. No database is touched.
+holiday country does in the service. ``--policy workload`` chooses among the candidates a forecast run uses for
+a workload's token volume (the growth model by default) instead of those for any series (``series``, the default;
+``forecasting.fitting.SELECTION_POLICIES``). No database is touched.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, TextIO
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from forecasting.fitting import choose_and_forecast
+from forecasting.fitting import SELECTION_POLICIES, choose_and_forecast
 
 OUTPUT_HEADER = "ds,yhat,yhat_lower,yhat_upper"
 
@@ -36,6 +39,12 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=0.8, help="interval width in (0, 1), default 0.8")
         parser.add_argument(
             "--holidays", default="", metavar="CC", help="country code whose public holidays to model, e.g. US"
+        )
+        parser.add_argument(
+            "--policy",
+            default="series",
+            choices=sorted(SELECTION_POLICIES),
+            help="candidates and default model: 'series' (any daily series) or 'workload' (token volume, as a run)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -57,6 +66,7 @@ class Command(BaseCommand):
                 horizon_days=options["horizon"],
                 interval_width=options["interval"],
                 holiday_country=options["holidays"],
+                policy=options["policy"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
