@@ -60,7 +60,7 @@ import numpy.typing as npt
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecasting.growth import TREND_WINDOW_DAYS, trend_points
+from forecasting.growth import TREND_WINDOW_DAYS, holiday_labels, trend_points
 
 __all__ = [
     "BLEND_TREND_DAMPING",
@@ -652,7 +652,8 @@ def _points_and_fit(
         elif name == "ets":
             points[name], _ = _ets_points(y, horizon)
         elif name == "trend":
-            points[name] = trend_points(y, horizon)
+            labels = holiday_labels(first_day.date(), len(y) + horizon, holiday_country)
+            points[name] = trend_points(y, horizon, labels)
     return points, used_fit
 
 

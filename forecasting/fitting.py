@@ -15,7 +15,7 @@ import pandas as pd
 
 from forecasting.backtest import ModelSelection, select_model
 from forecasting.engine import ProphetFit, SeriesForecast, forecast_daily, validate_holiday_country
-from forecasting.growth import level_uncertainty
+from forecasting.growth import holiday_labels, level_uncertainty
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def fit_series(
         label=label,
     )
     frame = result.frame
-    uncertainty = _level_uncertainty(history, backtest)
+    uncertainty = _level_uncertainty(history, backtest, holiday_country)
     return FittedSeries(
         model_name=result.model_name,
         reason=result.reason,
@@ -215,13 +215,15 @@ def fit_series(
     )
 
 
-def _level_uncertainty(history: pd.DataFrame, backtest: dict[str, Any]) -> dict[str, Any]:
+def _level_uncertainty(history: pd.DataFrame, backtest: dict[str, Any], holiday_country: str) -> dict[str, Any]:
     """The series' level drift and noise autocorrelation (``forecasting.growth.level_uncertainty``): measured with
     each model selection and kept in its backtest, reused while the selection is (a replay costs about 0.5 s)."""
     stored = backtest.get("level_uncertainty")
     if backtest.get("reused") and isinstance(stored, dict) and "drift_sigma" in stored:
         return stored
-    measured = level_uncertainty(history["y"].to_numpy(dtype=np.float64))
+    y = history["y"].to_numpy(dtype=np.float64)
+    first_day = pd.Timestamp(history["ds"].iloc[0]).date()
+    measured = level_uncertainty(y, holiday_labels(first_day, len(y) + 90, holiday_country))
     backtest["level_uncertainty"] = {
         "drift_sigma": round(measured.drift_sigma, 6),
         "noise_autocorrelation": round(measured.noise_autocorrelation, 4),

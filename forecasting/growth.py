@@ -2,12 +2,13 @@
 
 Token usage of an AI program grows (or shrinks) at a rate that holds for months, with a weekday rhythm, holiday
 dips and launch steps. ``trend_points`` fits exactly that on the last ``TREND_WINDOW_DAYS`` (a year, recent days
-weighted more) of ``log1p`` tokens: a straight line (compound growth), one effect per weekday and, when the data
-show one, a single level shift (a launch or a cut-over). The shift is a step, never a slope: the best break day is
-searched and kept only when it explains far more than chance would (``BREAK_MIN_F``) and moves the level by at
-least ``BREAK_MIN_STEP``. Days far off the fit (outages, holidays) are left out of a second fit. The slope is
-carried forward lightly damped (``TREND_DAMPING`` per day: 92% of the undamped growth after 90 days, 71% after a
-year).
+weighted more) of ``log1p`` tokens: a straight line (compound growth), one effect per weekday, one per public
+holiday of the organization's country seen in the window (``holiday_labels``: Christmas Day, Thanksgiving...) and,
+when the data show one, a single level shift (a launch or a cut-over). The shift is a step, never a slope: the best
+break day is searched and kept only when it explains far more than chance would (``BREAK_MIN_F``) and moves the
+level by at least ``BREAK_MIN_STEP``. Days far off the fit (outages, other dips) are left out of a second fit.
+The slope is carried forward lightly damped (``TREND_DAMPING`` per day: 92% of the undamped growth after 90 days,
+71% after a year).
 
 ``level_uncertainty`` measures how far a series' monthly sums stray from such a forecast: the growth model is
 replayed from weekly origins over the history, and the log errors of its 30-day sums one, two and three months
@@ -18,7 +19,9 @@ days.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +96,7 @@ class TrendFit:
         step: float,
         break_age: int | None,
         residuals: FloatArray,
+        holiday_effects: dict[str, float] | None = None,
     ) -> None:
         self.level = level
         self.slope = slope
@@ -100,23 +104,55 @@ class TrendFit:
         self.step = step
         self.break_age = break_age
         self.residuals = residuals
+        self.holiday_effects = holiday_effects or {}
 
-    def log_points(self, horizon: int, n_days: int, damping: float = TREND_DAMPING) -> FloatArray:
-        """``log1p`` forecast for the ``horizon`` days after a history of ``n_days`` days."""
+    def log_points(
+        self, horizon: int, n_days: int, damping: float = TREND_DAMPING, holidays: Sequence[str] = ()
+    ) -> FloatArray:
+        """``log1p`` forecast for the ``horizon`` days after a history of ``n_days`` days; ``holidays`` names the
+        public holiday of each future day ("" for none), whose effect measured in the history applies."""
         steps = np.arange(1, horizon + 1, dtype=np.float64)
         grown = self.slope * damping * (1.0 - damping**steps) / (1.0 - damping)
         weekdays = (n_days - 1 + steps.astype(np.int64)) % 7
-        return self.level + grown + self.weekday[weekdays]
+        points = self.level + grown + self.weekday[weekdays]
+        if holidays and self.holiday_effects:
+            points = points + np.array([self.holiday_effects.get(name, 0.0) for name in holidays[:horizon]])
+        return points
 
 
-def _design(length: int, n_days: int, break_at: int | None) -> FloatArray:
-    """Columns: intercept (level at the last day), days from the last day, six weekday indicators, and a step that is
-    1 from ``break_at`` on. Weekday indicators are aligned on the index in the whole history (``n_days``)."""
+def holiday_labels(first_day: date, days: int, country: str) -> list[str]:
+    """The public holiday of ``country`` (a code of the ``holidays`` package) on each of ``days`` days from
+    ``first_day``, by name ("" on other days). Empty when no country is given."""
+    if not country:
+        return []
+    import holidays  # lazy: only forecasts with a holiday country need it
+
+    last_day = first_day + timedelta(days=days - 1)
+    calendar = holidays.country_holidays(country, years=range(first_day.year, last_day.year + 1))
+    return [str(calendar.get(first_day + timedelta(days=offset)) or "") for offset in range(days)]
+
+
+def _holiday_columns(labels: Sequence[str]) -> tuple[list[str], FloatArray]:
+    """The holidays that occur in ``labels`` and one indicator column per holiday."""
+    names = sorted({name for name in labels if name})
+    matrix = np.zeros((len(labels), len(names)))
+    for row, name in enumerate(labels):
+        if name:
+            matrix[row, names.index(name)] = 1.0
+    return names, matrix
+
+
+def _design(length: int, n_days: int, break_at: int | None, holidays: FloatArray | None = None) -> FloatArray:
+    """Columns: intercept (level at the last day), days from the last day, six weekday indicators, one indicator per
+    public holiday that occurs (``holidays``), and last a step that is 1 from ``break_at`` on. Weekday indicators are
+    aligned on the index in the whole history (``n_days``)."""
     index = np.arange(n_days - length, n_days)
     columns = [np.ones(length), (index - (n_days - 1)).astype(np.float64)]
     weekday = index % 7
     reference = (n_days - 1) % 7
     columns += [(weekday == day).astype(np.float64) for day in range(7) if day != reference]
+    if holidays is not None and holidays.shape[1]:
+        columns += list(holidays.T)
     if break_at is not None:
         columns.append((np.arange(length) >= break_at).astype(np.float64))
     return np.column_stack(columns)
@@ -138,10 +174,12 @@ def _weighted_fit(design: FloatArray, target: FloatArray, keep: npt.NDArray[np.b
     return np.asarray(coefficients, dtype=np.float64), float(residuals @ residuals)
 
 
-def _best_break(log_y: FloatArray, n_days: int, keep: npt.NDArray[np.bool_]) -> tuple[int | None, FloatArray, float]:
+def _best_break(
+    log_y: FloatArray, n_days: int, keep: npt.NDArray[np.bool_], holidays: FloatArray | None = None
+) -> tuple[int | None, FloatArray, float]:
     """The level shift (day index in the window) that explains most, if it passes the F and step thresholds."""
     length = len(log_y)
-    base_design = _design(length, n_days, None)
+    base_design = _design(length, n_days, None, holidays)
     base, base_rss = _weighted_fit(base_design, log_y, keep)
     best: tuple[int | None, FloatArray, float] = (None, base, base_rss)
     if length < 2 * BREAK_MARGIN_DAYS + 7:
@@ -154,7 +192,7 @@ def _best_break(log_y: FloatArray, n_days: int, keep: npt.NDArray[np.bool_]) -> 
                 break
             candidates = range(max(BREAK_MARGIN_DAYS, best[0] - 6), min(last, best[0] + 7))
         for break_at in candidates:
-            coefficients, rss = _weighted_fit(_design(length, n_days, break_at), log_y, keep)
+            coefficients, rss = _weighted_fit(_design(length, n_days, break_at, holidays), log_y, keep)
             if rss < best[2]:
                 best = (break_at, coefficients, rss)
     found, coefficients, rss = best
@@ -167,20 +205,25 @@ def _best_break(log_y: FloatArray, n_days: int, keep: npt.NDArray[np.bool_]) -> 
     return best
 
 
-def fit_trend(y: FloatArray, window_days: int | None = None) -> TrendFit:
+def fit_trend(y: FloatArray, window_days: int | None = None, holidays: Sequence[str] = ()) -> TrendFit:
     """Fit the growth model to the last ``window_days`` (default ``TREND_WINDOW_DAYS``) of a clean daily history
-    ``y`` (at least 14 days)."""
+    ``y`` (at least 14 days). ``holidays`` names each history day's public holiday ("" for none; see
+    ``holiday_labels``): each holiday that occurs in the window gets its own effect, and holidays are never left
+    out as outliers."""
     window_days = window_days or TREND_WINDOW_DAYS
     n_days = len(y)
     if n_days < 14:
         raise ValueError(f"the growth model needs at least 14 days of history, got {n_days}")
     log_y = np.log1p(np.clip(np.asarray(y[-window_days:], dtype=np.float64), 0.0, None))
+    window_labels = list(holidays[n_days - len(log_y) : n_days]) if holidays else [""] * len(log_y)
+    names, holiday_matrix = _holiday_columns(window_labels)
+    is_holiday = holiday_matrix.sum(axis=1) > 0
     keep = np.ones(len(log_y), dtype=bool)
     for _ in range(2):
-        break_at, coefficients, _ = _best_break(log_y, n_days, keep)
-        residuals = log_y - _design(len(log_y), n_days, break_at) @ coefficients
+        break_at, coefficients, _ = _best_break(log_y, n_days, keep, holiday_matrix)
+        residuals = log_y - _design(len(log_y), n_days, break_at, holiday_matrix) @ coefficients
         spread = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
-        new_keep = np.abs(residuals) <= OUTLIER_MADS * max(spread, 1e-6)
+        new_keep = (np.abs(residuals) <= OUTLIER_MADS * max(spread, 1e-6)) | is_holiday
         if np.count_nonzero(new_keep) < 14 or np.array_equal(new_keep, keep):
             break
         keep = new_keep
@@ -188,25 +231,30 @@ def fit_trend(y: FloatArray, window_days: int | None = None) -> TrendFit:
     reference = (n_days - 1) % 7
     others = [day for day in range(7) if day != reference]
     weekday[others] = coefficients[2:8]
-    step = float(coefficients[8]) if break_at is not None else 0.0
+    effects = {name: float(coefficients[8 + position]) for position, name in enumerate(names)}
+    step = float(coefficients[-1]) if break_at is not None else 0.0
     # The intercept is the level of the last day with the step on (the break lies inside the window).
     level = float(coefficients[0]) + step
     break_age = None if break_at is None else len(log_y) - break_at
+    non_holiday = ~is_holiday
     return TrendFit(
         level=level,
         slope=float(coefficients[1]),
         weekday=weekday,
         step=step,
         break_age=break_age,
-        residuals=np.asarray(residuals, dtype=np.float64),
+        residuals=np.asarray(residuals[non_holiday], dtype=np.float64),
+        holiday_effects=effects,
     )
 
 
-def trend_points(y: FloatArray, horizon: int) -> FloatArray:
-    """The growth model's point forecast (tokens, not logs) for the ``horizon`` days after ``y``."""
-    fit = fit_trend(y)
+def trend_points(y: FloatArray, horizon: int, holidays: Sequence[str] = ()) -> FloatArray:
+    """The growth model's point forecast (tokens, not logs) for the ``horizon`` days after ``y``; ``holidays`` names
+    the public holiday of each day of the history and the horizon ("" for none; empty for no holiday country)."""
+    fit = fit_trend(y, holidays=holidays[: len(y)])
     ceiling = np.log1p(1000.0 * float(np.max(y)))
-    return np.expm1(np.clip(fit.log_points(horizon, len(y)), 0.0, ceiling))
+    future = holidays[len(y) : len(y) + horizon] if holidays else ()
+    return np.expm1(np.clip(fit.log_points(horizon, len(y), holidays=future), 0.0, ceiling))
 
 
 @dataclass(frozen=True)
@@ -219,10 +267,10 @@ class LevelUncertainty:
     errors: int
 
 
-def _noise(y: FloatArray) -> tuple[float, float]:
+def _noise(y: FloatArray, holidays: Sequence[str] = ()) -> tuple[float, float]:
     """Standard deviation (robust) and lag-1 autocorrelation (clipped to [0, 0.9]) of the growth model's in-sample
     log residuals over its window: the day-to-day noise around the fitted level, weekday and steps."""
-    fit = fit_trend(y)
+    fit = fit_trend(y, holidays=holidays)
     residuals = fit.residuals
     spread = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
     if len(residuals) < 3 or float(np.std(residuals)) == 0.0:
@@ -232,7 +280,7 @@ def _noise(y: FloatArray) -> tuple[float, float]:
     return spread, float(np.clip(np.nan_to_num(correlation), 0.0, MAX_NOISE_AUTOCORRELATION))
 
 
-def _replayed_errors(values: FloatArray) -> tuple[list[float], list[float]]:
+def _replayed_errors(values: FloatArray, holidays: Sequence[str] = ()) -> tuple[list[float], list[float]]:
     """Log errors of the growth model's 30-day sums one, two and three months ahead, replayed from weekly origins,
     and how many days ahead each window starts."""
     n_days = len(values)
@@ -244,7 +292,7 @@ def _replayed_errors(values: FloatArray) -> tuple[list[float], list[float]]:
         if np.count_nonzero(training[-28:]) < 14:
             continue
         ahead = min(90, n_days - origin)
-        forecast = trend_points(training, ahead)
+        forecast = trend_points(training, ahead, holidays[: origin + ahead] if holidays else ())
         for start, end in _DRIFT_WINDOWS:
             if end > ahead:
                 break
@@ -277,7 +325,7 @@ def _drift_variance(errors: list[float], starts: list[float], noise_variance: fl
     return (low + high) / 2
 
 
-def level_uncertainty(y: FloatArray) -> LevelUncertainty:
+def level_uncertainty(y: FloatArray, holidays: Sequence[str] = ()) -> LevelUncertainty:
     """How far a series' monthly sums stray from a forecast, measured on its own history.
 
     From origins every 7 days in the last year (each with at least 56 days before it), the growth model forecasts
@@ -287,14 +335,15 @@ def level_uncertainty(y: FloatArray) -> LevelUncertainty:
     walk of daily variance ``s^2``, which puts ``s^2 * (a + 10)`` on a 30-day mean starting ``a`` days ahead.
     ``s^2`` is the value at which the median of ``e^2 / (v + s^2 * (a + 10))`` is that of a squared normal (a
     robust fit: one launch the replay could not foresee must not widen every later month), shrunk toward
-    ``DRIFT_PRIOR_SIGMA`` with the weight of ``DRIFT_PRIOR_WEIGHT`` errors.
+    ``DRIFT_PRIOR_SIGMA`` with the weight of ``DRIFT_PRIOR_WEIGHT`` errors. ``holidays`` names each day's public
+    holiday, as for ``trend_points``.
     """
     values = np.clip(np.asarray(y, dtype=np.float64), 0.0, None)
     if len(values) < 14 or np.count_nonzero(values) < 14:
         return LevelUncertainty(DRIFT_PRIOR_SIGMA, 0.0, 0)
-    spread, autocorrelation = _noise(values)
+    spread, autocorrelation = _noise(values, holidays)
     noise_variance = spread**2 / 30.0 * (1.0 + autocorrelation) / (1.0 - autocorrelation)
-    errors, starts = _replayed_errors(values)
+    errors, starts = _replayed_errors(values, holidays)
     measured = _drift_variance(errors, starts, noise_variance) if errors else 0.0
     count = len(errors)
     variance = (DRIFT_PRIOR_WEIGHT * DRIFT_PRIOR_SIGMA**2 + count * measured) / (DRIFT_PRIOR_WEIGHT + count)

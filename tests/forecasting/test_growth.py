@@ -3,10 +3,12 @@ step, outages left out, and drift measured on the history's own monthly sums."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
-from forecasting.growth import TREND_DAMPING, fit_trend, level_uncertainty, trend_points
+from forecasting.growth import TREND_DAMPING, fit_trend, holiday_labels, level_uncertainty, trend_points
 
 DAYS_PER_MONTH = 30.44
 WEEKDAY = np.array([1.0, 1.05, 1.1, 1.05, 0.95, 0.45, 0.4])
@@ -92,3 +94,29 @@ def test_a_short_history_gets_the_prior() -> None:
 
     assert uncertainty.errors == 0
     assert uncertainty.drift_sigma == pytest.approx(0.005)
+
+
+def test_public_holidays_seen_in_the_history_are_forecast_again() -> None:
+    first, cut = date(2024, 1, 1), date(2025, 9, 30)
+    history_days = (cut - first).days + 1
+    labels = holiday_labels(first, history_days + 92, "US")
+    y = usage(history_days, monthly_growth=0.03, noise=0.05, seed=8)
+    for offset, name in enumerate(labels[:history_days]):
+        if name in ("Christmas Day", "Thanksgiving Day"):
+            y[offset] *= 0.3  # the office is closed
+
+    fit = fit_trend(y, holidays=labels[:history_days])
+    forecast = trend_points(y, 92, labels)
+    plain = trend_points(y, 92)
+
+    # The year's window holds one Thanksgiving and one Christmas: each gets its own effect, measured.
+    assert fit.holiday_effects["Christmas Day"] == pytest.approx(np.log(0.3), abs=0.15)
+    assert fit.holiday_effects["Thanksgiving Day"] == pytest.approx(np.log(0.3), abs=0.15)
+    assert abs(fit.holiday_effects["Independence Day"]) < 0.15  # not a dip in this usage
+    for day in (date(2025, 11, 27), date(2025, 12, 25)):  # Thanksgiving and Christmas ahead
+        offset = (day - cut).days - 1
+        assert labels[history_days + offset] in ("Thanksgiving Day", "Christmas Day")
+        assert forecast[offset] == pytest.approx(0.3 * plain[offset], rel=0.15)
+    # Other days are forecast as without holidays.
+    ordinary = [offset for offset in range(92) if not labels[history_days + offset]]
+    assert forecast[ordinary] == pytest.approx(plain[ordinary], rel=0.05)
