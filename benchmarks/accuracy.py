@@ -23,6 +23,8 @@ Every method sees only the days up to the cut-off and forecasts the next 90 days
   backtest of the service's candidates on the training days, ``forecast_daily(..., model=<winner>)``, bands
   recalibrated by the winner's own backtest coverage); its 80% interval is scored too;
 * engine default: ``forecast_daily`` without a stored choice (the blend);
+* workload policy: ``choose_and_forecast(..., policy="workload")``, the choice a forecast run makes for a workload's
+  token volume (the growth model by default, ``forecasting.growth``), applied to these series that are not tokens;
 * default Prophet: ``Prophet()`` with its defaults, fit on the training days, then predict;
 * AutoETS: statsforecast ``AutoETS(season_length=7)`` on the training days;
 * seasonal naive: the last 7 training days repeated.
@@ -73,7 +75,7 @@ TUNING_SPACING_DAYS = 30
 TUNING_MIN_TRAIN_DAYS = 180
 MAIN_SERIES = ("bike_sharing", "peyton_manning", "pedestrians")
 STRESS_SERIES = ("pedestrians_covid",)
-METHODS = ("service", "engine default", "default Prophet", "AutoETS", "seasonal naive")
+METHODS = ("service", "engine default", "workload policy", "default Prophet", "AutoETS", "seasonal naive")
 BASELINES = ("default Prophet", "AutoETS", "seasonal naive")
 
 Forecaster = Callable[[pd.DataFrame], np.ndarray]
@@ -160,9 +162,11 @@ def evaluate(names: tuple[str, ...], split: str, last: int | None = None) -> pd.
         service, backtest = choose_and_forecast(cut.history, horizon_days=HORIZON, interval_width=0.8)
         service_seconds = time.perf_counter() - started
         default = forecast_daily(cut.history, horizon_days=HORIZON)
+        workload, _ = choose_and_forecast(cut.history, horizon_days=HORIZON, interval_width=0.8, policy="workload")
         forecasts: dict[str, np.ndarray] = {
             "service": service.frame["yhat"].to_numpy(),
             "engine default": default.frame["yhat"].to_numpy(),
+            "workload policy": workload.frame["yhat"].to_numpy(),
         }
         baselines: dict[str, Forecaster] = {
             "default Prophet": default_prophet,
