@@ -358,18 +358,7 @@ def forecast_daily(
         served = _fit_requested(requested, y, clean.ds[0], horizon, prophet_fit, holiday_country, ets_form)
         failure = ""
     except Exception as exc:  # any fitting failure must degrade to the weekly profile, never crash the service
-        logger.warning(
-            "forecast of %s: %s failed on %d days of history (%s: %s); the weekly profile serves it instead",
-            label or "a series",
-            requested,
-            n_days,
-            type(exc).__name__,
-            exc,
-        )
-        served = _Served(
-            "weekly_profile", predict_points(y, clean.ds[0], horizon, ["weekly_profile"])["weekly_profile"]
-        )
-        failure = f"{requested} failed ({type(exc).__name__}): "
+        served, failure = _weekly_profile_instead(requested, exc, y, horizon, label)
 
     yhat = served.yhat
     capped = _cap(yhat, y)
@@ -386,6 +375,24 @@ def forecast_daily(
     return _result(
         future_ds, yhat, bands, widths, served.model_name, reason, n_days, clean, served.prophet_fit, served.ets_form
     )
+
+
+def _weekly_profile_instead(
+    requested: str, error: Exception, y: FloatArray, horizon: int, label: str
+) -> tuple[_Served, str]:
+    """The weekly profile's forecast when the requested model failed, and the reason's prefix; one warning line
+    that says which series, what failed and what serves instead."""
+    logger.warning(
+        "forecast of %s: %s failed on %d days of history (%s: %s); the weekly profile serves it instead",
+        label or "a series",
+        requested,
+        len(y),
+        type(error).__name__,
+        error,
+    )
+    return _Served(
+        "weekly_profile", _weekly_profile_points(y, horizon)
+    ), f"{requested} failed ({type(error).__name__}): "
 
 
 @dataclass(frozen=True)
