@@ -53,7 +53,12 @@ Prophet with the weekly profile) by default, against Prophet, the weekly profile
 
 ``workload``: the token volume of a provider x team workload, what a run fits. Programs grow, so the default is
 the growth model (``forecasting.growth``), which carries the measured growth rate forward and keeps a launch step
-a step; the others win only by a clear margin in the backtest. See ``benchmarks/org_backtest.py``."""
+a step; the others win only by a clear margin in the backtest. The backtest scores at the longest horizon an origin
+reaches (origins train on 56 days at least), so a workload under 86 days old, or one whose longest horizon has a
+single origin, keeps the growth model. Backtesting young workloads on 42 training days and at 14 or 30 days ahead
+(two origins or more) was tried: it changed nothing on the tuning cut-offs and chose AutoETS for a young program's
+workload at a reported one (-14.5% on its organization's third month), so it was left out. See
+``benchmarks/org_backtest.py``."""
 
 
 def _metrics_dict(metrics: Any) -> dict[str, Any]:
