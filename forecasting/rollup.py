@@ -101,6 +101,13 @@ class LeafPart:
     token_type: str
     fraction: FloatArray
     price: PriceOutlook | None = None
+    series_key: tuple[str, str, str, str] | None = None
+    """The leaf series this part stands for, when its keys differ from it (a what-if's model switch books a
+    model's tokens under another); ``Rollup.leaf_means`` is keyed by it."""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.series_key or (self.provider, self.team, self.model, self.token_type)
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,8 @@ class LevelMonth:
 
 @dataclass
 class Rollup:
-    """Monthly results per (level, key), each leaf's mean daily path, and the organization's daily point and band."""
+    """Monthly results per (level, key), each leaf's mean daily path (by ``LeafPart.key``), and the organization's
+    daily point and band."""
 
     months: dict[tuple[str, str], list[LevelMonth]] = field(default_factory=dict)
     shared_correlation: float = 0.0
@@ -356,7 +364,7 @@ def roll_up(
         for leaf, fraction in zip(workload.leaves, fractions, strict=True):
             leaf_paths = volume * fraction
             leaf_mean = mean_volume * leaf.fraction  # the mean of the volume paths split by the forecast mix
-            rollup.leaf_means[(leaf.provider, leaf.team, leaf.model, leaf.token_type)] = leaf_mean
+            rollup.leaf_means[leaf.key] = leaf_mean
             daily.tokens += leaf_paths
             daily.token_point += leaf_mean
             monthly_cost = None

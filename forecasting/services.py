@@ -442,7 +442,8 @@ def _workload_forecast(
         volume = pricer.volume_multipliers(provider=item.provider, model=item.model)
         fraction = mix.fractions[(original.model, original.token_type)] * (volume if volume is not None else 1.0)
         price = pricer.outlook(provider=item.provider, model=item.model, token_type=item.token_type)
-        parts.append(LeafPart(item.provider, item.team, item.model, item.token_type, fraction, price))
+        original_key = (original.provider, original.team, original.model, original.token_type)
+        parts.append(LeafPart(item.provider, item.team, item.model, item.token_type, fraction, price, original_key))
     forecast = workload.forecast
     workload.model_reason = f"{workload.model_reason}; mix: {mix.describe()}"[:4000]
     return WorkloadForecast(

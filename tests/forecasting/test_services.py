@@ -212,6 +212,12 @@ def test_a_model_switch_what_if_books_the_tokens_under_the_target_model(
     assert set(levels["model"]) == {"gpt-4o-mini"}
     baseline_cost = forecast_monthly(run=baseline)[0]["cost"]
     assert forecast_monthly(run=what_if)[0]["cost"] < baseline_cost
+    # Each leaf series keeps its own derived forecast (the switched one's tokens, booked under the target).
+    switched = what_if.series.get(kind="leaf", team="support", model="gpt-4.1")
+    original = baseline.series.get(kind="leaf", team="support", model="gpt-4.1")
+    target = what_if.series.get(kind="leaf", team="support", model="gpt-4o-mini")
+    assert switched.forecast["yhat"] == pytest.approx(original.forecast["yhat"], rel=1e-9)
+    assert sum(target.forecast["yhat"]) > 3 * sum(switched.forecast["yhat"])
 
 
 def test_an_empty_ledger_fails_the_run_with_a_reason(organization, django_capture_on_commit_callbacks) -> None:
