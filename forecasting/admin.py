@@ -88,7 +88,7 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
             extra["levels"] = {
                 level: keys for level, keys in forecast_levels(run=run).items() if level != "organization"
             }
-            extra["series"] = run.series.order_by("provider", "team", "model", "token_type")
+            extra["series"] = run.series.order_by("-kind", "provider", "team", "model", "token_type")
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
 

@@ -173,6 +173,11 @@ def test_forecast_run_page_draws_the_chart_and_one_row_per_forecast_month(
     expect(rows).to_have_count(3)
     expect(rows.locator("td:nth-child(1)")).to_have_text(["2026-05", "2026-06", "2026-07"])
     expect(rows.locator("td:nth-child(2)")).to_have_text(["31", "30", "31"])
+    # The fitted workload first, then the leaf it is split into.
+    series = page.locator("#forecast-series tbody tr")
+    expect(series).to_have_count(2)
+    expect(series.locator("td:nth-child(1)")).to_have_text(["workload", "leaf"])
+    expect(series.locator("td:nth-child(4)")).to_have_text(["all models", run.series.get(kind="leaf").model])
     screenshot = tmp_path / "forecast-chart.png"
     page.locator("#forecast-chart").screenshot(path=screenshot)
     png = screenshot.read_bytes()
