@@ -50,7 +50,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TypeAlias
@@ -71,6 +71,7 @@ __all__ = [
     "MAX_HORIZON_DAYS",
     "MIN_NONZERO_DAYS_FOR_PROPHET",
     "MIN_PROPHET_DAYS",
+    "MODELS",
     "MODEL_NAMES",
     "PROFILE_WEEKS",
     "PROPHET_MODELS",
@@ -78,6 +79,8 @@ __all__ = [
     "SEASON_DAYS",
     "YEARLY_SEASONALITY_MIN_DAYS",
     "CleanHistory",
+    "ModelInput",
+    "ModelSpec",
     "ProphetFit",
     "SeriesForecast",
     "band_column_names",
@@ -121,23 +124,86 @@ ETS_MAX_HISTORY_DAYS = 365
 """AutoETS sees at most the last year: its season is the week, and its fit time grows with the history (0.23 s on
 365 days, 0.45 s on 730 here)."""
 
-MODEL_NAMES = ("blend", "prophet", "weekly_profile", "ets", "seasonal_naive", "trend")
+
+@dataclass(frozen=True)
+class ModelInput:
+    """What a model forecasts from: a clean daily history starting on ``first_day``, the horizon, the holidays."""
+
+    y: FloatArray
+    first_day: pd.Timestamp
+    horizon: int
+    holiday_country: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One forecasting model of the engine, everything about it in one place.
+
+    ``interval_scale`` multiplies the weekly-profile error quantiles its bands are made of (measured on the tuning
+    cut-offs of the real series: a model more accurate than the weekly profile needs a narrower band for the same
+    coverage). ``describe(n_days, seasonality)`` says what it is in a forecast's reason. A model forecasts either with
+    ``points`` (tokens per future day) or, when it is built on Prophet, with ``from_prophet(trend, seasonal, input)``
+    (log-space points from the fitted trend of the last history day and the days ahead, and the seasonal terms of
+    the days ahead); models built on Prophet share one fit.
+    """
+
+    interval_scale: float
+    describe: Callable[[int, str], str]
+    points: Callable[[ModelInput], FloatArray] | None = None
+    from_prophet: Callable[[FloatArray, FloatArray, ModelInput], FloatArray] | None = None
+
+
+MODELS: dict[str, ModelSpec] = {
+    "blend": ModelSpec(
+        0.8,
+        lambda days, seasonality: (
+            f"blend of prophet (log1p, damped trend, {seasonality}) and the {_profile_weeks(days)}-week weekday profile"
+        ),
+        from_prophet=lambda trend, seasonal, given: _blend_log_points(trend, seasonal, given),
+    ),
+    "prophet": ModelSpec(
+        1.0,
+        lambda days, seasonality: f"prophet (compounding growth on log1p, {seasonality})",
+        from_prophet=lambda trend, seasonal, given: trend[1:] + seasonal,
+    ),
+    "weekly_profile": ModelSpec(
+        0.95,
+        lambda days, _: f"weekly profile (each weekday's geometric mean over the last {_profile_weeks(days)} weeks)",
+        points=lambda given: _weekly_profile_points(given.y, given.horizon),
+    ),
+    "ets": ModelSpec(
+        1.05,
+        lambda days, _: f"AutoETS (weekly season, last {min(days, ETS_MAX_HISTORY_DAYS)} days)",
+        points=lambda given: _ets_points(given.y, given.horizon)[0],
+    ),
+    "seasonal_naive": ModelSpec(
+        1.0,
+        lambda days, _: f"seasonal naive (last {SEASON_DAYS} days repeated)",
+        points=lambda given: _seasonal_naive_points(given.y, given.horizon),
+    ),
+    "trend": ModelSpec(
+        1.0,
+        lambda days, _: (
+            f"growth model (log-linear trend over the last {min(days, TREND_WINDOW_DAYS)} days, lightly damped, "
+            "weekday and public-holiday effects, a level shift where the data show one)"
+        ),
+        points=lambda given: trend_points(
+            given.y,
+            given.horizon,
+            holiday_labels(given.first_day.date(), len(given.y) + given.horizon, given.holiday_country),
+        ),
+    ),
+}
+"""The one registry of the engine's models: adding a model is one entry here (and, to have backtests choose it, a
+place among a policy's candidates in ``forecasting.fitting.SELECTION_POLICIES``)."""
+
+MODEL_NAMES = tuple(MODELS)
 """Models a caller may request for histories of at least ``MIN_PROPHET_DAYS`` days."""
 
 DEFAULT_MODEL = "blend"
 
-INTERVAL_SCALE = {
-    "blend": 0.8,
-    "prophet": 1.0,
-    "weekly_profile": 0.95,
-    "ets": 1.05,
-    "seasonal_naive": 1.0,
-    "trend": 1.0,
-}
-"""Per-model factor on the weekly-profile error quantiles (``seasonal_naive`` uses its own errors).
-
-Measured on the tuning cut-offs of the real series: a model that is more accurate than the weekly profile needs a
-narrower band for the same coverage."""
+INTERVAL_SCALE = {name: spec.interval_scale for name, spec in MODELS.items()}
+"""Per-model factor on the weekly-profile error quantiles (``seasonal_naive`` uses its own errors)."""
 
 MAX_GROWTH_FACTOR = 1000.0
 """Outputs are capped at this multiple of the largest day of history.
@@ -165,7 +231,7 @@ Bands: TypeAlias = tuple[FloatArray, FloatArray, FloatArray]
 """yhat, yhat_lower, yhat_upper."""
 
 
-PROPHET_MODELS = frozenset({"blend", "prophet"})
+PROPHET_MODELS = frozenset(name for name, spec in MODELS.items() if spec.from_prophet is not None)
 """Models that need a Prophet fit."""
 
 PROPHET_REUSE_MAX_DAYS = 7
@@ -637,30 +703,19 @@ def _points_and_fit(
     unknown = [name for name in models if name not in MODEL_NAMES]
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; expected one of {', '.join(MODEL_NAMES)}")
-    log_points: dict[str, FloatArray] = {}
+    given = ModelInput(y=y, first_day=first_day, horizon=horizon, holiday_country=holiday_country)
+    points: dict[str, FloatArray] = {}
     used_fit: ProphetFit | None = None
-    if "prophet" in models or "blend" in models:
+    if any(name in PROPHET_MODELS for name in models):
         used_fit = prophet_fit or _fit_prophet(y, first_day, fit_days, holiday_country)
         trend, seasonal = used_fit.components(first_day + pd.Timedelta(days=len(y) - 1), horizon)
-        if "prophet" in models:
-            log_points["prophet"] = trend[1:] + seasonal
-        if "blend" in models:
-            damped = _damped_trend(trend, BLEND_TREND_DAMPING)
-            log_points["blend"] = (damped + seasonal + np.log1p(_weekly_profile_points(y, horizon))) / 2.0
-    points: dict[str, FloatArray] = {}
+        ceiling = math.log1p(MAX_GROWTH_FACTOR * float(np.max(y)))
     for name in models:
-        if name in log_points:
-            ceiling = math.log1p(MAX_GROWTH_FACTOR * float(np.max(y)))
-            points[name] = np.expm1(np.clip(log_points[name], 0.0, ceiling))
-        elif name == "weekly_profile":
-            points[name] = _weekly_profile_points(y, horizon)
-        elif name == "seasonal_naive":
-            points[name] = _seasonal_naive_points(y, horizon)
-        elif name == "ets":
-            points[name], _ = _ets_points(y, horizon)
-        elif name == "trend":
-            labels = holiday_labels(first_day.date(), len(y) + horizon, holiday_country)
-            points[name] = trend_points(y, horizon, labels)
+        spec = MODELS[name]
+        if spec.from_prophet is not None:
+            points[name] = np.expm1(np.clip(spec.from_prophet(trend, seasonal, given), 0.0, ceiling))
+        elif spec.points is not None:
+            points[name] = spec.points(given)
     return points, used_fit
 
 
@@ -785,6 +840,12 @@ def _fit_prophet(y: FloatArray, first_day: pd.Timestamp, fit_days: int, holiday_
     )
 
 
+def _blend_log_points(trend: FloatArray, seasonal: FloatArray, given: ModelInput) -> FloatArray:
+    """The blend in log space: the mean of the damped Prophet forecast and the weekly profile."""
+    damped = _damped_trend(trend, BLEND_TREND_DAMPING)
+    return (damped + seasonal + np.log1p(_weekly_profile_points(given.y, given.horizon))) / 2.0
+
+
 def _damped_trend(trend: FloatArray, damping: float) -> FloatArray:
     """Damp a linear trend's extrapolation: step ``h`` adds ``slope * (d + d^2 + ... + d^h)`` instead of
     ``slope * h``. ``trend`` is the undamped trend of the last history day followed by the future days (Prophet's
@@ -887,19 +948,8 @@ def _model_description(model_name: str, y: FloatArray, holiday_country: str = ""
     nonzero_days = int(np.count_nonzero(y))
     seasonality = "weekly and yearly" if n_days >= YEARLY_SEASONALITY_MIN_DAYS else "weekly"
     seasonality += " seasonality" + (f", {holiday_country} public holidays" if holiday_country else "")
-    weeks = _profile_weeks(n_days)
-    descriptions = {
-        "blend": (f"blend of prophet (log1p, damped trend, {seasonality}) and the {weeks}-week weekday profile"),
-        "prophet": f"prophet (compounding growth on log1p, {seasonality})",
-        "weekly_profile": f"weekly profile (each weekday's geometric mean over the last {weeks} weeks)",
-        "ets": f"AutoETS (weekly season, last {min(n_days, ETS_MAX_HISTORY_DAYS)} days)",
-        "seasonal_naive": f"seasonal naive (last {SEASON_DAYS} days repeated)",
-        "trend": (
-            f"growth model (log-linear trend over the last {min(n_days, TREND_WINDOW_DAYS)} days, lightly damped, "
-            "weekday effects, a level shift where the data show one)"
-        ),
-    }
-    return f"history of {_days(n_days)} with {nonzero_days} non-zero days: {descriptions[model_name]}"
+    description = MODELS[model_name].describe(n_days, seasonality)
+    return f"history of {_days(n_days)} with {nonzero_days} non-zero days: {description}"
 
 
 def _cap(yhat: FloatArray, y: FloatArray) -> bool:

@@ -45,7 +45,7 @@ SELECTION_POLICIES = {
     "series": SelectionPolicy(("blend", "prophet", "weekly_profile", "ets", "seasonal_naive"), "blend"),
     "workload": SelectionPolicy(("trend", "prophet", "blend", "ets", "weekly_profile", "seasonal_naive"), "trend"),
 }
-"""The one registry of forecast candidates (a model itself is registered in ``engine.MODEL_NAMES``).
+"""The one registry of forecast candidates (a model itself is registered in ``engine.MODELS``).
 
 ``series``: any daily series (``manage.py forecast_csv``, the real-series accuracy benchmark): the blend (damped
 Prophet with the weekly profile) by default, against Prophet, the weekly profile, exponential smoothing
