@@ -228,7 +228,7 @@ def _level_uncertainty(history: pd.DataFrame, backtest: dict[str, Any], holiday_
         return stored
     y = history["y"].to_numpy(dtype=np.float64)
     first_day = pd.Timestamp(history["ds"].iloc[0]).date()
-    measured = level_uncertainty(y, holiday_labels(first_day, len(y) + 90, holiday_country))
+    measured = level_uncertainty(y, holiday_labels(first_day, len(y), holiday_country))
     backtest["level_uncertainty"] = {
         "drift_sigma": round(measured.drift_sigma, 6),
         "noise_autocorrelation": round(measured.noise_autocorrelation, 4),

@@ -217,8 +217,8 @@ def shared_shock_correlation(histories: Sequence[FloatArray], *, days: int = SHA
 class _Shocks:
     """The run's common noise and drift series, and how much of each workload's shocks they make up."""
 
-    common_noise: FloatArray | None
-    common_drift: FloatArray | None
+    common_noise: FloatArray
+    common_drift: FloatArray
     shared_part: float
     own_part: float
 
@@ -226,12 +226,11 @@ class _Shocks:
 def _volume_paths(workload: WorkloadForecast, rng: np.random.Generator, shocks: _Shocks) -> FloatArray:
     """Sampled daily volume paths of a workload, shape (n_samples, horizon)."""
     horizon = len(workload.yhat)
-    n_samples = shocks.common_noise.shape[0] if shocks.common_noise is not None else 0
+    n_samples = shocks.common_noise.shape[0]
     noise = _ar1_normals(rng, n_samples, horizon, workload.noise_autocorrelation)
     drift = _random_walks(rng, n_samples, horizon)
-    if shocks.common_noise is not None and shocks.common_drift is not None:
-        noise = shocks.shared_part * shocks.common_noise + shocks.own_part * noise
-        drift = shocks.shared_part * shocks.common_drift + shocks.own_part * drift
+    noise = shocks.shared_part * shocks.common_noise + shocks.own_part * noise
+    drift = shocks.shared_part * shocks.common_drift + shocks.own_part * drift
     z = NormalDist().inv_cdf(0.5 + workload.interval_width / 2)
     centre = np.log1p(np.maximum(workload.yhat, 0.0))
     first = slice(0, min(NOISE_DAYS, horizon))

@@ -41,7 +41,7 @@ from forecasting.pricing import LeafPricer
 from ingest.selectors import usage_daily_by_leaf
 
 if TYPE_CHECKING:  # the roll-up (scipy) is imported by the worker that finalizes, not by web processes
-    from forecasting.rollup import WorkloadForecast
+    from forecasting.rollup import Rollup, WorkloadForecast
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ MODEL_CHOICE_MAX_AGE = timedelta(days=35)
 """A series reuses the model its latest backtest chose while that backtest is younger than this; then the
 next run backtests the candidates again (so the nightly refresh re-selects models about monthly)."""
 PATH_SAMPLES = 300
+MIX_NOTE = "; mix: "
+"""Joins a workload's fitting reason and its model mix in its ``model_reason``."""
 WHAT_IF_KEYS = frozenset({"switch", "cached_input_share", "batch_share"})
 
 
@@ -377,7 +379,11 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
 
     run = ForecastRun.objects.select_related("organization").get(pk=run_id)
     series = list(run.series.all())
-    succeeded = [item for item in series if item.kind == ForecastSeries.Kind.WORKLOAD and item.status == "succeeded"]
+    succeeded = [
+        item
+        for item in series
+        if item.kind == ForecastSeries.Kind.WORKLOAD and item.status == ForecastSeries.Status.SUCCEEDED
+    ]
     if not succeeded:
         errors = "; ".join(sorted({item.error for item in series if item.error})[:3])
         return _fail(run, f"no series could be forecast ({errors or 'no series'})")
@@ -445,7 +451,9 @@ def _workload_forecast(
         original_key = (original.provider, original.team, original.model, original.token_type)
         parts.append(LeafPart(item.provider, item.team, item.model, item.token_type, fraction, price, original_key))
     forecast = workload.forecast
-    workload.model_reason = f"{workload.model_reason}; mix: {mix.describe()}"[:4000]
+    # A what-if copies its baseline's reasons, and a run may be finalized again: the mix replaces the one said before.
+    fitted_reason = workload.model_reason.split(MIX_NOTE)[0]
+    workload.model_reason = f"{fitted_reason}{MIX_NOTE}{mix.describe()}"[:4000]
     return WorkloadForecast(
         provider=workload.provider,
         team=workload.team,
@@ -460,7 +468,7 @@ def _workload_forecast(
 
 
 def _store_leaf_forecasts(
-    series: list[ForecastSeries], workloads: list[ForecastSeries], forecasts: list[Any], rollup: Any
+    series: list[ForecastSeries], workloads: list[ForecastSeries], forecasts: list[WorkloadForecast], rollup: Rollup
 ) -> None:
     """Each leaf's derived forecast (its mean daily path) and why; leaves of a failed workload fail with it."""
     fitted = {(item.provider, item.team): item for item in workloads}
@@ -484,14 +492,14 @@ def _store_leaf_forecasts(
     ForecastSeries.objects.bulk_update(series, ["status", "model_name", "model_reason", "forecast", "error"])
 
 
-def _leaf_share(workload: Any, leaf: ForecastSeries) -> float:
-    for part in workload.leaves:
-        if (part.model, part.token_type) == (leaf.model, leaf.token_type):
-            return float(np.mean(part.fraction))
-    return 0.0
+def _leaf_share(workload: WorkloadForecast, leaf: ForecastSeries) -> float:
+    """The leaf's mean fraction of its workload's volume over the horizon (found by the series it stands for, so a
+    what-if's switched leaf finds its own part)."""
+    key = (leaf.provider, leaf.team, leaf.model, leaf.token_type)
+    return next((float(np.mean(part.fraction)) for part in workload.leaves if part.key == key), 0.0)
 
 
-def _level_month_rows(run: ForecastRun, rollup: Any) -> list[ForecastMonth]:
+def _level_month_rows(run: ForecastRun, rollup: Rollup) -> list[ForecastMonth]:
     return [
         ForecastMonth(
             run=run,

@@ -218,6 +218,10 @@ def test_a_model_switch_what_if_books_the_tokens_under_the_target_model(
     target = what_if.series.get(kind="leaf", team="support", model="gpt-4o-mini")
     assert switched.forecast["yhat"] == pytest.approx(original.forecast["yhat"], rel=1e-9)
     assert sum(target.forecast["yhat"]) > 3 * sum(switched.forecast["yhat"])
+    assert switched.model_reason == original.model_reason  # its own share of its workload, not the target's
+    # The what-if copied its baseline's reasons: each workload's mix is said once.
+    for workload in what_if.series.filter(kind="workload"):
+        assert workload.model_reason.count("; mix: ") == 1
 
 
 def test_an_empty_ledger_fails_the_run_with_a_reason(organization, django_capture_on_commit_callbacks) -> None:
