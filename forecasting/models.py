@@ -192,6 +192,49 @@ class ForecastMonth(models.Model):
         return f"{self.level} {self.key} {self.month:%Y-%m}: {self.tokens}"
 
 
+class ForecastScope(models.Model):
+    """What budgets and anomaly checks read of a run, beside its monthly levels.
+
+    ``cell`` rows (one per provider x team x model) keep every sampled path's monthly cost, so a budget over any
+    combination of team, provider and model sums the cells it covers path by path and reads its overrun
+    probability off the samples themselves; ``daily_cost`` is the mean daily cost (for breach dates).
+    ``organization`` and ``team_model`` rows keep the mean and the 99% band of each of the first
+    ``BAND_DAYS`` days, in tokens and cost: a day of actuals outside it is an anomaly.
+    """
+
+    class Level(models.TextChoices):
+        CELL = "cell", "Provider x team x model"
+        ORGANIZATION = "organization", "Organization"
+        TEAM_MODEL = "team_model", "Team x model"
+
+    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="scopes")
+    level = models.CharField(max_length=16, choices=Level.choices)
+    provider = models.CharField(max_length=60, blank=True)
+    team = models.CharField(max_length=120, blank=True)
+    model = models.CharField(max_length=160, blank=True)
+    months = models.JSONField(default=list, help_text="First day of each month the paths cover (ISO dates).")
+    monthly_cost_paths = models.BinaryField(
+        null=True, blank=True, help_text="float32, samples x months, row-major: each path's cost per month (USD)."
+    )
+    samples = models.PositiveIntegerField(default=0)
+    daily_cost = models.JSONField(default=list, help_text="Mean cost per forecast day (USD), from the run's start.")
+    daily_tokens = models.JSONField(default=list, help_text="Mean tokens per forecast day.")
+    band = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='First days\' 99% band: {"tokens": [[lower, upper], ...], "cost": [[lower, upper], ...]}.',
+    )
+
+    class Meta:
+        ordering = ["run", "level", "provider", "team", "model"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "level", "provider", "team", "model"], name="uniq_scope_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} {self.level} {self.provider}/{self.team}/{self.model}"
+
+
 class PriceScenario(models.Model):
     """An organization's own price scenario, usable by name in forecast runs next to the built-in three.
 

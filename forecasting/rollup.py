@@ -80,6 +80,9 @@ MAX_LOG_SPREAD = 1.0
 """Largest standard deviation of the day-to-day noise in log space: a workload forecast at about zero with an
 additive band (a short history's simple model) must not draw astronomically large days from the log-normal tail."""
 LEVELS = ("organization", "provider", "team", "model", "team_model")
+BAND_DAYS = 62
+"""How many first forecast days keep a daily 99% band (organization and team x model) for anomaly checks."""
+ANOMALY_WIDTH = 0.99
 KEY_SEPARATOR = " | "
 
 
@@ -140,6 +143,28 @@ class LevelMonth:
 
 
 @dataclass
+class CellPaths:
+    """One provider x team x model: each sampled path's cost per month, and its mean daily cost and tokens."""
+
+    monthly_cost_paths: FloatArray
+    daily_cost: FloatArray
+    daily_tokens: FloatArray
+    priced: bool = False
+
+
+@dataclass
+class DayBands:
+    """The mean and the 99% band of the first ``BAND_DAYS`` forecast days, in tokens and cost."""
+
+    tokens_mean: FloatArray
+    tokens_lower: FloatArray
+    tokens_upper: FloatArray
+    cost_mean: FloatArray
+    cost_lower: FloatArray
+    cost_upper: FloatArray
+
+
+@dataclass
 class Rollup:
     """Monthly results per (level, key), each leaf's mean daily path (by ``LeafPart.key``), and the organization's
     daily point and band."""
@@ -154,6 +179,9 @@ class Rollup:
     daily_cost: FloatArray | None = None
     daily_cost_lower: FloatArray | None = None
     daily_cost_upper: FloatArray | None = None
+    month_starts: pd.DatetimeIndex | None = None
+    cells: dict[tuple[str, str, str], CellPaths] = field(default_factory=dict)
+    day_bands: dict[tuple[str, str], DayBands] = field(default_factory=dict)
 
 
 def level_keys(leaf: LeafPart) -> list[tuple[str, str]]:
@@ -331,6 +359,66 @@ class _Daily:
         self.token_point = np.zeros(horizon)
 
 
+class _BandAccumulator:
+    """Daily token and cost paths of the first days of one scope, for its 99% band."""
+
+    def __init__(self, n_samples: int, days: int) -> None:
+        self.tokens = np.zeros((n_samples, days))
+        self.cost = np.zeros((n_samples, days))
+        self.tokens_mean = np.zeros(days)
+        self.cost_mean = np.zeros(days)
+
+    def add(self, leaf_paths: FloatArray, leaf_mean: FloatArray, leaf: LeafPart, cost_paths: FloatArray | None) -> None:
+        days = self.tokens_mean.shape[0]
+        self.tokens += leaf_paths[:, :days]
+        self.tokens_mean += leaf_mean[:days]
+        if cost_paths is not None and leaf.price is not None:
+            self.cost += cost_paths[:, :days]
+            self.cost_mean += (leaf_mean * leaf.price.point)[:days]
+
+    def bands(self, width: float = ANOMALY_WIDTH) -> DayBands:
+        low, high = (1 - width) / 2, 1 - (1 - width) / 2
+        return DayBands(
+            tokens_mean=self.tokens_mean,
+            tokens_lower=np.minimum(np.quantile(self.tokens, low, axis=0), self.tokens_mean),
+            tokens_upper=np.maximum(np.quantile(self.tokens, high, axis=0), self.tokens_mean),
+            cost_mean=self.cost_mean,
+            cost_lower=np.minimum(np.quantile(self.cost, low, axis=0), self.cost_mean),
+            cost_upper=np.maximum(np.quantile(self.cost, high, axis=0), self.cost_mean),
+        )
+
+
+class _Scopes:
+    """The cells (provider x team x model) and the banded scopes (organization, team x model) of a roll-up."""
+
+    def __init__(self, n_samples: int, horizon: int, calendar: _Calendar) -> None:
+        self.n_samples = n_samples
+        self.horizon = horizon
+        self.calendar = calendar
+        self.band_days = min(BAND_DAYS, horizon)
+        self.cells: dict[tuple[str, str, str], CellPaths] = {}
+        self.bands: dict[tuple[str, str], _BandAccumulator] = {}
+
+    def add(self, leaf: LeafPart, leaf_paths: FloatArray, leaf_mean: FloatArray, cost_paths: FloatArray | None) -> None:
+        cell = self.cells.get((leaf.provider, leaf.team, leaf.model))
+        if cell is None:
+            cell = self.cells[(leaf.provider, leaf.team, leaf.model)] = CellPaths(
+                monthly_cost_paths=np.zeros((self.n_samples, len(self.calendar.months))),
+                daily_cost=np.zeros(self.horizon),
+                daily_tokens=np.zeros(self.horizon),
+            )
+        cell.daily_tokens += leaf_mean
+        if cost_paths is not None and leaf.price is not None:
+            cell.priced = True
+            cell.monthly_cost_paths += self.calendar.monthly(cost_paths)
+            cell.daily_cost += leaf_mean * leaf.price.point
+        for key in (("organization", ""), ("team_model", f"{leaf.team}{KEY_SEPARATOR}{leaf.model}")):
+            band = self.bands.get(key)
+            if band is None:
+                band = self.bands[key] = _BandAccumulator(self.n_samples, self.band_days)
+            band.add(leaf_paths, leaf_mean, leaf, cost_paths)
+
+
 def roll_up(
     workloads: Iterable[WorkloadForecast],
     dates: pd.DatetimeIndex,
@@ -354,7 +442,8 @@ def roll_up(
     )
     levels: dict[tuple[str, str], _Accumulator] = {}
     daily = _Daily(n_samples, horizon)
-    rollup = Rollup(shared_correlation=shared_correlation)
+    scopes = _Scopes(n_samples, horizon, calendar)
+    rollup = Rollup(shared_correlation=shared_correlation, month_starts=calendar.months)
     for workload in workloads:
         _check_workload(workload, horizon, n_samples)
         volume = _volume_paths(workload, rng, shocks)
@@ -367,12 +456,14 @@ def roll_up(
             daily.tokens += leaf_paths
             daily.token_point += leaf_mean
             monthly_cost = None
+            cost_paths: FloatArray | None = None
             if leaf.price is not None:
                 cost_paths = leaf_paths * leaf.price.samples
                 daily.cost += cost_paths
                 daily.cost_point += leaf_mean * leaf.price.point
                 monthly_cost = (calendar.monthly(leaf_mean * leaf.price.point), calendar.monthly(cost_paths))
             monthly_token_paths = calendar.monthly(leaf_paths)
+            scopes.add(leaf, leaf_paths, leaf_mean, cost_paths)
             for level_key in level_keys(leaf):
                 accumulator = levels.get(level_key)
                 if accumulator is None:
@@ -382,6 +473,8 @@ def roll_up(
         rollup.months[level_key] = _level_months(accumulator, calendar)
     if levels:
         _daily_results(rollup, daily, dates)
+    rollup.cells = scopes.cells
+    rollup.day_bands = {key: band.bands() for key, band in scopes.bands.items()}
     return rollup
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from finops.models import Organization
 from finops.selectors import organizations_for_user
-from forecasting.models import ForecastMonth, ForecastRun
+from forecasting.models import ForecastMonth, ForecastRun, ForecastScope
 
 
 def forecast_runs_for_user(*, user: User | AnonymousUser) -> QuerySet[ForecastRun]:
@@ -20,9 +22,10 @@ def forecast_runs_for_user(*, user: User | AnonymousUser) -> QuerySet[ForecastRu
 
 
 def forecast_latest(*, organization: Organization) -> ForecastRun | None:
-    """The newest successful forecast run of the organization."""
+    """The newest successful forecast run of the organization; what-if runs (a change not made yet) are not its
+    forecast and are left out."""
     return (
-        ForecastRun.objects.filter(organization=organization, status=ForecastRun.Status.SUCCEEDED)
+        ForecastRun.objects.filter(organization=organization, status=ForecastRun.Status.SUCCEEDED, baseline__isnull=True)
         .order_by("-finished_at", "-id")
         .first()
     )
@@ -98,7 +101,92 @@ def forecast_history_window(*, run: ForecastRun, days: int = 365) -> tuple[date 
     """The span of actual history to draw next to a run."""
     if run.history_end is None:
         return None, None
-    from datetime import timedelta
-
     start = max(run.history_start or run.history_end, run.history_end - timedelta(days=days))
     return start, run.history_end
+
+
+@dataclass(frozen=True)
+class ScopeOutlook:
+    """A run's forecast cost for one scope (any combination of team, provider and model): the mean cost per day
+    from ``start``, and each sampled path's cost per month (``paths``: samples x months, USD)."""
+
+    start: date
+    daily_cost: list[float]
+    month_starts: list[date]
+    paths: np.ndarray | None
+
+    @property
+    def end(self) -> date:
+        """The last day the forecast covers."""
+        return self.start + timedelta(days=len(self.daily_cost) - 1)
+
+    def mean_between(self, first: date, last: date) -> float:
+        """The mean cost of the days from ``first`` to ``last`` (inclusive) the forecast covers."""
+        lo, hi = max((first - self.start).days, 0), min((last - self.start).days, len(self.daily_cost) - 1)
+        return float(sum(self.daily_cost[lo : hi + 1])) if hi >= lo else 0.0
+
+    def samples_between(self, first: date, last: date) -> np.ndarray | None:
+        """Each path's cost from ``first`` to ``last``: whole months summed path by path; a month cut by ``first``
+        or ``last`` counts the share of its mean cost that falls inside, path by path. None without paths."""
+        if self.paths is None or last < first:
+            return None
+        total = np.zeros(self.paths.shape[0])
+        for index, month_start in enumerate(self.month_starts):
+            month_first = max(month_start, self.start)
+            month_last = _month_end(month_start)
+            inside_first, inside_last = max(first, month_first), min(last, month_last, self.end)
+            if inside_last < inside_first:
+                continue
+            whole = self.mean_between(month_first, month_last)
+            part = self.mean_between(inside_first, inside_last)
+            if whole > 0:
+                total += self.paths[:, index] * (part / whole)
+        return total
+
+
+def _month_end(month_start: date) -> date:
+    following = date(month_start.year + month_start.month // 12, month_start.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def forecast_scope_outlook(
+    *, run: ForecastRun, team: str | None = None, provider: str = "", model: str = ""
+) -> ScopeOutlook | None:
+    """The run's cost outlook for a scope: the cells it covers (provider x team x model) summed path by path, so
+    the overrun probability is read off the run's own samples. None when the run stored no cells."""
+    cells = ForecastScope.objects.filter(run=run, level=ForecastScope.Level.CELL)
+    if team is not None:
+        cells = cells.filter(team=team)
+    if provider:
+        cells = cells.filter(provider=provider)
+    if model:
+        cells = cells.filter(model=model)
+    if run.history_end is None or not ForecastScope.objects.filter(run=run).exists():
+        return None
+    daily = np.zeros(run.horizon_days)
+    paths: np.ndarray | None = None
+    months: list[date] = []
+    for cell in cells:
+        months = [date.fromisoformat(value) for value in cell.months]
+        daily[: len(cell.daily_cost)] += np.asarray(cell.daily_cost, dtype=float)
+        if cell.monthly_cost_paths is not None and cell.samples:
+            cell_paths = np.frombuffer(bytes(cell.monthly_cost_paths), dtype=np.float32).astype(float)
+            cell_paths = cell_paths.reshape(cell.samples, len(months))
+            paths = cell_paths if paths is None else paths + cell_paths
+    start = run.history_end + timedelta(days=1)
+    return ScopeOutlook(start=start, daily_cost=[float(value) for value in daily], month_starts=months, paths=paths)
+
+
+def forecast_day_bands(*, run: ForecastRun) -> dict[tuple[str, str], dict[str, Any]]:
+    """The first forecast days' mean and 99% band of the organization (key ("", "")) and of each team x model
+    (key (team, model)): ``{"start": date, "tokens": [...], "cost": [...], "band": {"tokens": ..., "cost": ...}}``."""
+    if run.history_end is None:
+        return {}
+    start = run.history_end + timedelta(days=1)
+    rows = ForecastScope.objects.filter(
+        run=run, level__in=[ForecastScope.Level.ORGANIZATION, ForecastScope.Level.TEAM_MODEL]
+    )
+    return {
+        (row.team, row.model): {"start": start, "tokens": row.daily_tokens, "cost": row.daily_cost, "band": row.band}
+        for row in rows
+    }

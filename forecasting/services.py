@@ -36,8 +36,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from finops.models import Organization
-from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastSeries
+from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastScope, ForecastSeries
 from forecasting.pricing import LeafPricer
+from forecasting.signals import forecast_run_succeeded
 from ingest.selectors import usage_daily_by_leaf
 
 if TYPE_CHECKING:  # the roll-up (scipy) is imported by the worker that finalizes, not by web processes
@@ -246,6 +247,7 @@ def _clear_results(run: ForecastRun, *, series: bool) -> None:
     """Delete what an earlier execution of the run stored (re-running replaces it): months, points, series."""
     run.months.all().delete()
     run.points.all().delete()
+    run.scopes.all().delete()
     if series:
         run.series.all().delete()
 
@@ -417,6 +419,7 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
         _store_leaf_forecasts(series, succeeded, workloads, rollup)
         ForecastMonth.objects.bulk_create(months, batch_size=2000)
         ForecastPoint.objects.bulk_create(points, batch_size=2000)
+        ForecastScope.objects.bulk_create(_scope_rows(run, rollup), batch_size=500)
         run.backtest = {**_backtest_summary(succeeded), "shared_shock_correlation": round(correlation, 3)}
         run.model_name = _served_summary(succeeded)
         workload_count = sum(1 for item in series if item.kind == ForecastSeries.Kind.WORKLOAD)
@@ -428,7 +431,56 @@ def forecast_run_finalize(*, run_id: int) -> ForecastRun:
         run.status = ForecastRun.Status.SUCCEEDED
         run.finished_at = timezone.now()
         run.save()
+        transaction.on_commit(lambda: forecast_run_succeeded.send(sender=ForecastRun, run=run))
     return run
+
+
+def _scope_rows(run: ForecastRun, rollup: Rollup) -> list[ForecastScope]:
+    """What budgets and anomaly checks read: each cell's sampled monthly cost and mean daily cost, and the first
+    days' 99% band of the organization and of each team x model."""
+    from forecasting.rollup import KEY_SEPARATOR
+
+    assert rollup.month_starts is not None
+    months = [month.date().isoformat() for month in rollup.month_starts]
+    rows = [
+        ForecastScope(
+            run=run,
+            level=ForecastScope.Level.CELL,
+            provider=provider,
+            team=team,
+            model=model,
+            months=months,
+            monthly_cost_paths=cell.monthly_cost_paths.astype(np.float32).tobytes() if cell.priced else None,
+            samples=cell.monthly_cost_paths.shape[0] if cell.priced else 0,
+            daily_cost=[round(float(value), 6) for value in cell.daily_cost],
+            daily_tokens=[round(float(value)) for value in cell.daily_tokens],
+        )
+        for (provider, team, model), cell in sorted(rollup.cells.items())
+    ]
+    for (level, key), bands in sorted(rollup.day_bands.items()):
+        team, _, model = key.partition(KEY_SEPARATOR)
+        rows.append(
+            ForecastScope(
+                run=run,
+                level=level,
+                team=team,
+                model=model,
+                months=months,
+                daily_cost=[round(float(value), 6) for value in bands.cost_mean],
+                daily_tokens=[round(float(value)) for value in bands.tokens_mean],
+                band={
+                    "tokens": [
+                        [round(float(lo)), round(float(hi))]
+                        for lo, hi in zip(bands.tokens_lower, bands.tokens_upper, strict=True)
+                    ],
+                    "cost": [
+                        [round(float(lo), 6), round(float(hi), 6)]
+                        for lo, hi in zip(bands.cost_lower, bands.cost_upper, strict=True)
+                    ],
+                },
+            )
+        )
+    return rows
 
 
 def _workload_forecast(

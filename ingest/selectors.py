@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, F, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 
 from finops.models import Organization
@@ -167,3 +167,51 @@ def organizations_with_usage() -> QuerySet[Organization]:
     """Organizations whose ledger has at least one token row."""
     with_tokens = LedgerEntry.objects.filter(unit="tokens").values("organization_id")
     return Organization.objects.filter(pk__in=with_tokens).order_by("slug")
+
+
+def usage_daily_scope(
+    *,
+    organization: Organization,
+    date_from: date,
+    date_to: date,
+    team: str | None = None,
+    provider: str = "",
+    model: str = "",
+    by_team_model: bool = False,
+) -> list[dict[str, Any]]:
+    """Tokens and cost (USD) per day of one scope, oldest first: ``{"day", "tokens", "cost"}`` (plus ``team`` and
+    ``model`` per team x model when ``by_team_model``). ``team`` is a team's name, or "unallocated" for usage no
+    rule assigned; empty ``provider``/``model`` and a None ``team`` mean every one."""
+    entries = ledger_for(organization=organization, date_from=date_from, date_to=date_to)
+    if team == "unallocated":
+        entries = entries.filter(team__isnull=True)
+    elif team is not None:
+        entries = entries.filter(team__name=team)
+    if provider:
+        entries = entries.filter(provider=provider)
+    if model:
+        entries = entries.filter(model=model)
+    fields: list[str] = ["date"]
+    if by_team_model:
+        entries = entries.annotate(team_name=Coalesce(F("team__name"), Value("unallocated")))
+        fields += ["team_name", "model"]
+    rows = (
+        entries.values(*fields)
+        .annotate(
+            tokens=Coalesce(Sum("quantity", filter=~Q(token_type="other") & Q(unit="tokens")), Value(0)),
+            cost=Sum("cost", filter=Q(cost_basis__in=COUNTED_COST_BASES)),
+        )
+        .order_by(*fields)
+    )
+    result = []
+    for row in rows:
+        item: dict[str, Any] = {"day": row["date"], "tokens": int(row["tokens"]), "cost": row["cost"] or Decimal(0)}
+        if by_team_model:
+            item["team"], item["model"] = row["team_name"], row["model"]
+        result.append(item)
+    return result
+
+
+def usage_last_day(*, organization: Organization) -> date | None:
+    """The latest day with any ledger row of the organization (how far its actuals reach)."""
+    return ledger_for(organization=organization).aggregate(last=Max("date"))["last"]  # type: ignore[no-any-return]

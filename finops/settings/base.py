@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "finops",
     "ingest",
     "forecasting",
+    "planning",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +149,14 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-forecasts-nightly": {
         "task": "forecasting.tasks.refresh_all_forecasts",
         "schedule": crontab(hour=2, minute=0),
+    },
+    "evaluate-alerts-daily": {
+        "task": "planning.tasks.evaluate_all_alerts",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "retry-alert-deliveries": {
+        "task": "planning.tasks.retry_due_deliveries",
+        "schedule": crontab(minute="*/5"),
     },
 }
 

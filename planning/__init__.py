@@ -1,0 +1,1 @@
+"""Planning: budgets and their status, alerts and their delivery, recommendations with savings."""

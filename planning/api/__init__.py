@@ -1,0 +1,1 @@
+"""REST endpoints of the planning app: budgets with status, alerts, webhooks, recommendations."""
