@@ -55,6 +55,18 @@ def organization_for_user(*, user: User | AnonymousUser, slug: str, min_role: st
     return organization
 
 
+def organizations_for_role(*, user: User | AnonymousUser, min_role: str) -> QuerySet[Organization]:
+    """Organizations where the user holds at least ``min_role`` (all of them for a superuser)."""
+    if getattr(user, "is_superuser", False) and user.is_authenticated:
+        return Organization.objects.all()
+    roles = [role for role, rank in ROLE_RANK.items() if rank >= ROLE_RANK[Role(min_role)]]
+    return (
+        organizations_for_user(user=user)
+        .filter(memberships__user_id=user.pk or 0, memberships__role__in=roles)
+        .distinct()
+    )
+
+
 def model_aliases_for(*, organization: Organization) -> dict[tuple[str, str], str]:
     """The organization's aliases keyed by (provider or "", model_raw)."""
     return {

@@ -12,10 +12,15 @@ from finops.api.views import OrganizationListView
 from forecasting.api.views import ForecastRunViewSet
 from ingest.api.reconciliation import ReconciliationView
 from ingest.api.views import UploadViewSet, UsageSummaryView
+from planning.api.views import AlertViewSet, BudgetViewSet, RecommendationViewSet, WebhookViewSet
 
 router = DefaultRouter()
 router.register("uploads", UploadViewSet, basename="upload")
 router.register("forecasts", ForecastRunViewSet, basename="forecast")
+router.register("budgets", BudgetViewSet, basename="budget")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("recommendations", RecommendationViewSet, basename="recommendation")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from finops.models import Organization
+from finops.management.organization import organization_for_command
 from forecasting.models import ForecastRun
 from forecasting.selectors import forecast_levels
 from forecasting.services import forecast_run_create
@@ -32,9 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=1800.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = Organization.objects.filter(slug=options["org"]).first()
-        if organization is None:
-            raise CommandError(f"no organization {options['org']!r}")
+        organization = organization_for_command(options["org"])
         try:
             run = forecast_run_create(
                 organization=organization,

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from finops.management.organization import organization_for_command
 from finops.models import Organization
 from ingest.models import Upload
 from ingest.parsers import FORMATS, IngestError
@@ -66,11 +67,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for each ingest")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = Organization.objects.filter(slug=options["org"]).first()
-        if organization is None:
-            raise CommandError(
-                f"no organization {options['org']!r}; create it with: manage.py org_create {options['org']}"
-            )
+        organization = organization_for_command(options["org"])
         all_landed = True
         for path in options["files"]:
             report = self._ingest_one(path, organization, options)

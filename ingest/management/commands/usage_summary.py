@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from finops.models import Organization
+from finops.management.organization import organization_for_command
 from ingest.selectors import SUMMARY_FIELDS, usage_summary
 
 
@@ -23,9 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        organization = Organization.objects.filter(slug=options["org"]).first()
-        if organization is None:
-            raise CommandError(f"no organization {options['org']!r}")
+        organization = organization_for_command(options["org"])
         by = [field.strip() for field in options["by"].split(",") if field.strip()]
         try:
             rows = usage_summary(

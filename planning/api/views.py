@@ -1,0 +1,418 @@
+"""Planning endpoints: budgets (admins write, everyone reads) with their status for any period, alerts with
+acknowledge, webhooks (admins), and recommendations with accept, dismiss and snooze (analysts)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.viewsets import ModelViewSet, ReadOnlyModelViewSet
+
+from finops.models import Organization, Role
+from finops.permissions import organization_from_request
+from finops.selectors import FxRateMissing, OrganizationAccessDenied, organization_for_user, organizations_for_role
+from planning.models import Alert, Budget, Recommendation, Webhook
+from planning.selectors import (
+    BudgetStatus,
+    alerts_for_user,
+    budget_status,
+    budgets_for_user,
+    recommendations_for_user,
+)
+from planning.services import BudgetInvalid, alert_acknowledge, budget_save, webhook_save
+
+
+def require_role(request: Request, organization: Organization, min_role: str) -> None:
+    """The caller must hold ``min_role`` in the object's organization (they can already see it)."""
+    try:
+        organization_for_user(user=request.user, slug=organization.slug, min_role=min_role)
+    except OrganizationAccessDenied as error:
+        raise PermissionDenied(str(error)) from error
+
+
+class OrganizationFilter(django_filters.FilterSet):
+    organization = django_filters.CharFilter(field_name="organization__slug", help_text="An organization's slug.")
+
+
+class BudgetOutputSerializer(serializers.ModelSerializer[Budget]):
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    team = serializers.SerializerMethodField()
+    owners = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Budget
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "team",
+            "provider",
+            "model",
+            "period",
+            "starts_on",
+            "ends_on",
+            "amount",
+            "currency",
+            "owners",
+            "thresholds",
+            "overrun_alert_probability",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_team(self, budget: Budget) -> str | None:
+        return budget.team.slug if budget.team else None
+
+    def get_owners(self, budget: Budget) -> list[str]:
+        return [owner.user.get_username() if owner.user else owner.email for owner in budget.owners.all()]
+
+
+class BudgetInputSerializer(serializers.Serializer[None]):
+    """Fields are checked by the budget service, so the API, the admin and the CSV import say the same."""
+
+    organization = serializers.SlugField(required=False)
+    name = serializers.CharField(max_length=200)
+    team = serializers.CharField(required=False, allow_blank=True, allow_null=True, help_text="A team's slug or name.")
+    provider = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=160)
+    period = serializers.CharField(required=False, default="month", help_text="month, quarter or year")
+    starts_on = serializers.CharField(help_text="YYYY-MM-01")
+    ends_on = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    amount = serializers.CharField(help_text="A decimal number, at most 2 decimals, not negative.")
+    currency = serializers.CharField(required=False, default="USD")
+    owners = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="E-mail addresses or members' usernames."
+    )
+    thresholds = serializers.ListField(child=serializers.JSONField(), required=False)
+    overrun_alert_probability = serializers.JSONField(required=False)
+
+
+class BudgetStatusSerializer(serializers.Serializer[BudgetStatus]):
+    budget = serializers.IntegerField(source="budget.pk")
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2)
+    currency = serializers.CharField()
+    actual = serializers.DecimalField(max_digits=18, decimal_places=2)
+    actual_through = serializers.DateField(allow_null=True)
+    forecast = serializers.DecimalField(max_digits=18, decimal_places=2)
+    forecast_lower = serializers.DecimalField(max_digits=18, decimal_places=2)
+    forecast_upper = serializers.DecimalField(max_digits=18, decimal_places=2)
+    overrun_probability = serializers.FloatField(allow_null=True)
+    projected_breach_date = serializers.DateField(allow_null=True)
+    variance = serializers.DecimalField(max_digits=18, decimal_places=2)
+    forecast_run = serializers.IntegerField(allow_null=True)
+    forecast_through = serializers.DateField(allow_null=True)
+    sampled_paths = serializers.IntegerField()
+    thresholds_crossed = serializers.ListField(child=serializers.FloatField())
+    state = serializers.CharField()
+    fx = serializers.DictField()
+    parent = serializers.IntegerField(allow_null=True)
+    children = serializers.DictField()
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+def _budget_payload(request: Request) -> tuple[Organization, dict[str, Any]]:
+    data = BudgetInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    values = dict(data.validated_data)
+    organization = organization_from_request(request, slug=values.pop("organization", None), min_role=Role.ADMIN)
+    return organization, values
+
+
+class BudgetViewSet(ModelViewSet[Budget]):
+    """Budgets of your organizations; admins create, change and delete them. ``status/`` gives any period."""
+
+    serializer_class = BudgetOutputSerializer
+    filterset_class = OrganizationFilter
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return budgets_for_user(user=self.request.user).order_by("organization__slug", "name")
+
+    @extend_schema(request=BudgetInputSerializer, responses={201: BudgetOutputSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        organization, values = _budget_payload(request)
+        try:
+            budget = budget_save(organization=organization, data=values)
+        except BudgetInvalid as error:
+            raise ValidationError(error.errors) from error
+        return Response(BudgetOutputSerializer(budget).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=BudgetInputSerializer, responses=BudgetOutputSerializer)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        budget = self.get_object()
+        require_role(request, budget.organization, Role.ADMIN)
+        data = BudgetInputSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        values = {**_budget_fields(budget), **data.validated_data}
+        values.pop("organization", None)
+        try:
+            budget = budget_save(organization=budget.organization, data=values, budget=budget)
+        except BudgetInvalid as error:
+            raise ValidationError(error.errors) from error
+        return Response(BudgetOutputSerializer(budget).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        budget = self.get_object()
+        require_role(request, budget.organization, Role.ADMIN)
+        budget.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("period", date, description="Any day in the period; default today.")],
+        responses=BudgetStatusSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def status(self, request: Request, pk: str | None = None) -> Response:
+        """Actual to date, the forecast of the period with its 80% interval, the overrun probability read off the
+        latest run's sampled paths, the projected breach date and the variance."""
+        budget = self.get_object()
+        raw = request.query_params.get("period")
+        try:
+            on = date.fromisoformat(raw) if raw else None
+        except ValueError as error:
+            raise ValidationError({"period": f"expected a date as YYYY-MM-DD, got {raw!r}"}) from error
+        try:
+            result = budget_status(budget=budget, on=on)
+        except FxRateMissing as error:
+            raise ValidationError({"currency": str(error)}) from error
+        except ValueError as error:
+            raise ValidationError({"period": str(error)}) from error
+        return Response(BudgetStatusSerializer(result).data)
+
+
+def _budget_fields(budget: Budget) -> dict[str, Any]:
+    """A budget as budget_save's input, so a PATCH changes only what it names."""
+    return {
+        "name": budget.name,
+        "team": budget.team,
+        "provider": budget.provider,
+        "model": budget.model,
+        "period": budget.period,
+        "starts_on": budget.starts_on,
+        "ends_on": budget.ends_on,
+        "amount": budget.amount,
+        "currency": budget.currency,
+        "owners": [owner.user.get_username() if owner.user else owner.email for owner in budget.owners.all()],
+        "thresholds": budget.thresholds,
+        "overrun_alert_probability": budget.overrun_alert_probability,
+    }
+
+
+class AlertFilter(OrganizationFilter):
+    class Meta:
+        model = Alert
+        fields = ["organization", "status", "kind", "budget"]
+
+
+class AlertSerializer(serializers.ModelSerializer[Alert]):
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "organization",
+            "kind",
+            "budget",
+            "period_start",
+            "scope",
+            "status",
+            "level",
+            "generation",
+            "opened_at",
+            "resolved_at",
+            "acknowledged_at",
+            "message",
+            "details",
+        ]
+
+
+class AlertViewSet(ReadOnlyModelViewSet[Alert]):
+    """Alerts of your organizations, newest first; filter by organization, status (open, resolved) and kind."""
+
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return alerts_for_user(user=self.request.user)
+
+    @extend_schema(request=None, responses=AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        """Mark the alert as seen; it stays open until its condition clears."""
+        alert = self.get_object()
+        require_role(request, alert.organization, Role.ANALYST)
+        return Response(AlertSerializer(alert_acknowledge(alert=alert, user=request.user)).data)
+
+
+class WebhookSerializer(serializers.ModelSerializer[Webhook]):
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    url = serializers.CharField(max_length=500)
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "organization", "name", "url", "secret", "kinds", "active", "created_at"]
+
+
+class WebhookViewSet(ModelViewSet[Webhook]):
+    """Webhooks of the organizations you administer: a URL, a secret that signs each POST, the alert kinds."""
+
+    serializer_class = WebhookSerializer
+    filterset_class = OrganizationFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        admin_of = organizations_for_role(user=self.request.user, min_role=Role.ADMIN)
+        return Webhook.objects.filter(organization__in=admin_of).select_related("organization")
+
+    def _save(self, request: Request, webhook: Webhook | None) -> Webhook:
+        data = WebhookSerializer(data=request.data, partial=webhook is not None)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if webhook is None:
+            organization = organization_from_request(
+                request, slug=request.data.get("organization"), min_role=Role.ADMIN
+            )
+        else:
+            organization = webhook.organization
+        try:
+            return webhook_save(
+                organization=organization,
+                name=values.get("name", webhook.name if webhook else ""),
+                url=values.get("url", webhook.url if webhook else ""),
+                secret=values.get("secret", webhook.secret if webhook else ""),
+                kinds=values.get("kinds", webhook.kinds if webhook else []),
+                active=values.get("active", webhook.active if webhook else True),
+                webhook=webhook,
+            )
+        except BudgetInvalid as error:
+            raise ValidationError(error.errors) from error
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(WebhookSerializer(self._save(request, None)).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(WebhookSerializer(self._save(request, self.get_object())).data)
+
+
+class RecommendationFilter(OrganizationFilter):
+    class Meta:
+        model = Recommendation
+        fields = ["organization", "kind", "status", "team", "provider", "model"]
+
+
+class RecommendationSerializer(serializers.ModelSerializer[Recommendation]):
+    organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = Recommendation
+        fields = [
+            "id",
+            "organization",
+            "kind",
+            "title",
+            "team",
+            "provider",
+            "model",
+            "to_model",
+            "monthly_savings",
+            "twelve_month_savings",
+            "currency",
+            "confidence",
+            "lower_quality",
+            "quality_gap",
+            "evidence",
+            "status",
+            "dismiss_reason",
+            "snoozed_until",
+            "forecast_run",
+            "what_if_run",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class DismissSerializer(serializers.Serializer[None]):
+    reason = serializers.CharField(max_length=2000)
+
+
+class SnoozeSerializer(serializers.Serializer[None]):
+    until = serializers.DateField()
+
+
+class RecommendationViewSet(ReadOnlyModelViewSet[Recommendation]):
+    """Recommendations of your organizations, largest savings first; analysts accept (a what-if run starts),
+    dismiss (with a reason) or snooze them."""
+
+    serializer_class = RecommendationSerializer
+    filterset_class = RecommendationFilter
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return recommendations_for_user(user=self.request.user).order_by("-twelve_month_savings", "id")
+
+    def _acted(self, request: Request) -> Recommendation:
+        recommendation = self.get_object()
+        require_role(request, recommendation.organization, Role.ANALYST)
+        return recommendation
+
+    @extend_schema(request=None, responses={202: dict})
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        """Start a what-if forecast run with the change; answers ``{"what_if_run": ID}``."""
+        from planning.recommendations import recommendation_accept
+
+        recommendation = self._acted(request)
+        try:
+            run = recommendation_accept(recommendation=recommendation, user=request.user)
+        except ValueError as error:
+            raise ValidationError({"detail": str(error)}) from error
+        return Response({"what_if_run": run.pk}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=DismissSerializer, responses=RecommendationSerializer)
+    @action(detail=True, methods=["post"])
+    def dismiss(self, request: Request, pk: str | None = None) -> Response:
+        from planning.recommendations import recommendation_dismiss
+
+        recommendation = self._acted(request)
+        data = DismissSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            recommendation = recommendation_dismiss(
+                recommendation=recommendation, reason=data.validated_data["reason"], user=request.user
+            )
+        except ValueError as error:
+            raise ValidationError({"reason": str(error)}) from error
+        return Response(RecommendationSerializer(recommendation).data)
+
+    @extend_schema(request=SnoozeSerializer, responses=RecommendationSerializer)
+    @action(detail=True, methods=["post"])
+    def snooze(self, request: Request, pk: str | None = None) -> Response:
+        from planning.recommendations import recommendation_snooze
+
+        recommendation = self._acted(request)
+        data = SnoozeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            recommendation = recommendation_snooze(
+                recommendation=recommendation, until=data.validated_data["until"], user=request.user
+            )
+        except ValueError as error:
+            raise ValidationError({"until": str(error)}) from error
+        return Response(RecommendationSerializer(recommendation).data)
