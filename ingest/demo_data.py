@@ -146,6 +146,8 @@ class DemoProject:
     tokens_per_request: int = 2_000
     api_keys: tuple[str, ...] = ("prod",)  # key suffixes; the first one carries most of the traffic
     adoption_lag_days: int = ADOPTION_LAG_DAYS  # days after a model's release before it takes traffic
+    incident_on: date | None = None  # a day the project's traffic jumps (a retry loop, a runaway job)...
+    incident_factor: float = 1.0  # ...by this factor, for that day only
 
     @property
     def slug(self) -> str:
@@ -411,6 +413,8 @@ def _project_rows(project: DemoProject, day: date, offset: int, seed: int) -> It
     rng = random.Random(f"{seed}:{project.project_id}:{day.isoformat()}")
     shares = model_shares(project.models, day, lag_days=project.adoption_lag_days)
     volume = _daily_volume(project, rng, day, offset)
+    if project.incident_on == day:
+        volume *= project.incident_factor
 
     key_shares = [1.0 - SECONDARY_KEY_SHARE * (len(project.api_keys) - 1)]
     key_shares += [SECONDARY_KEY_SHARE] * (len(project.api_keys) - 1)
