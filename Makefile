@@ -22,7 +22,7 @@ system-packages:
 lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy finops ingest forecasting
+	$(BIN)/mypy finops ingest forecasting planning
 
 format: venv
 	$(BIN)/ruff format .
@@ -34,6 +34,7 @@ test: venv system-packages lint
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
+	$(BIN)/python manage.py demo_planning
 	@echo "Serving Tokencast at http://$(DEMO_ADDR)/ (Ctrl-C to stop)"
 	$(BIN)/python manage.py runserver --noreload $(DEMO_ADDR)
 

@@ -169,15 +169,15 @@ class BudgetAdmin(RoleScopedAdmin):
         return f"{budget.amount:,.2f} {budget.currency}"
 
     def _status(self, budget: Budget) -> Any:
-        cache = getattr(self, "_status_cache", None)
-        if cache is None:
-            cache = self._status_cache = {}
-        if budget.pk not in cache:
+        """The budget's status this period, computed once per row of the page (kept on the row's object)."""
+        status = getattr(budget, "_status_this_period", None)
+        if status is None:
             try:
-                cache[budget.pk] = budget_status(budget=budget)
+                status = budget_status(budget=budget)
             except (FxRateMissing, ValueError) as error:
-                cache[budget.pk] = str(error)
-        return cache[budget.pk]
+                status = str(error)
+            budget._status_this_period = status  # type: ignore[attr-defined]
+        return status
 
     @admin.display(description="This period")
     def status_badge(self, budget: Budget) -> SafeString:
@@ -204,10 +204,6 @@ class BudgetAdmin(RoleScopedAdmin):
         if isinstance(status, str) or status.projected_breach_date is None:
             return "-"
         return status.projected_breach_date.isoformat()
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        self._status_cache: dict[int, Any] = {}
-        return super().changelist_view(request, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Budget, form: Any, change: bool) -> None:
         """Saved by the budget service (the form has checked the same rules)."""
@@ -281,7 +277,7 @@ class AlertDeliveryInline(admin.TabularInline):  # type: ignore[type-arg]
     model = AlertDelivery
     extra = 0
     can_delete = False
-    fields = ["channel", "target", "event", "status", "attempts", "last_error", "sent_at"]
+    fields = ("channel", "target", "event", "status", "attempts", "last_error", "sent_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -294,7 +290,7 @@ class AlertAdmin(RoleScopedAdmin):
     list_display = ["opened_at", "organization", "kind", "budget", "period_start", "scope", "status", "message"]
     list_filter = [OrganizationListFilter, "status", "kind"]
     search_fields = ["message", "scope", "budget__name"]
-    readonly_fields = [
+    readonly_fields = (
         "organization",
         "budget",
         "kind",
@@ -309,7 +305,7 @@ class AlertAdmin(RoleScopedAdmin):
         "resolved_at",
         "acknowledged_at",
         "acknowledged_by",
-    ]
+    )
     fields = readonly_fields
     inlines = [AlertDeliveryInline]
     actions = ["acknowledge"]
@@ -394,7 +390,7 @@ class RecommendationAdmin(RoleScopedAdmin):
     ]
     list_filter = [OrganizationListFilter, "kind", "status", "confidence"]
     search_fields = ["title", "team", "model", "to_model"]
-    readonly_fields = [
+    readonly_fields = (
         "organization",
         "kind",
         "title",
@@ -415,7 +411,7 @@ class RecommendationAdmin(RoleScopedAdmin):
         "forecast_run",
         "what_if_run",
         "acted_by",
-    ]
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

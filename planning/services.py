@@ -51,6 +51,8 @@ ANOMALY_MIN_COST_EXCESS = 1.0
 """USD: a day's cost must leave its band by more than this (and by ``ANOMALY_MIN_SHARE`` of the organization's
 expected day) to be an anomaly; a 99% band is narrow on a quiet scope, and cents are not news."""
 ANOMALY_MIN_SHARE = 0.02
+MIN_DRIVER_SHARE = 0.05
+"""A team x model named as a driver explains at least 5% of the day's deviation."""
 
 
 class BudgetInvalid(ValueError):
@@ -557,6 +559,7 @@ def _anomaly_condition(
             cells = {(team, model): actual[measure]}
             expected_by_cell = {(team, model): band.expected}
         drivers = anomaly.attribute(actual_by_cell=cells, expected_by_cell=expected_by_cell)
+        drivers = [driver for driver in drivers if driver.share >= MIN_DRIVER_SHARE] or drivers[:1]
         message = anomaly.describe(scope=label, day=day, dev=deviation, drivers=drivers, unit=unit)
         details = {
             "measure": measure,

@@ -116,7 +116,7 @@ class BudgetStatusSerializer(serializers.Serializer[BudgetStatus]):
     thresholds_crossed = serializers.ListField(child=serializers.FloatField())
     state = serializers.CharField()
     fx = serializers.DictField()
-    parent = serializers.IntegerField(allow_null=True)
+    parent_budget = serializers.IntegerField(allow_null=True, source="parent")
     children = serializers.DictField()
     notes = serializers.ListField(child=serializers.CharField())
 
@@ -286,7 +286,9 @@ class WebhookViewSet(ModelViewSet[Webhook]):
         values = data.validated_data
         if webhook is None:
             organization = organization_from_request(
-                request, slug=request.data.get("organization"), min_role=Role.ADMIN
+                request,
+                slug=request.data.get("organization") if isinstance(request.data, dict) else None,
+                min_role=Role.ADMIN,
             )
         else:
             organization = webhook.organization

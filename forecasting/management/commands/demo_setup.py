@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from forecasting.selectors import forecast_monthly
 from forecasting.services import forecast_run_create
 from ingest.demo_data import (
     DEMO_PROJECTS,
+    DemoProject,
     demo_allocations,
     write_anthropic_token_exports,
     write_bedrock_cur2_exports,
@@ -43,6 +44,24 @@ from ingest.services import upload_create
 DEMO_SLUG = "demo"
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "tokencast-demo"
+HOLD_BACK_DAYS = 7
+"""The last week is loaded after a first forecast, as a user's next upload would be: its days are checked against
+that forecast's 99% band (the demo's incident is found there)."""
+INCIDENT_TEAM = "Search"
+INCIDENT_DAYS_BEFORE_END = 3
+INCIDENT_FACTOR = 4.0
+"""On that day the Search project's traffic is four times its usual (a runaway retry loop)."""
+
+
+def demo_projects(end: date) -> tuple[DemoProject, ...]:
+    """The demo's OpenAI projects, with the incident injected ``INCIDENT_DAYS_BEFORE_END`` days before ``end``."""
+    incident_on = end - timedelta(days=INCIDENT_DAYS_BEFORE_END)
+    return tuple(
+        replace(project, incident_on=incident_on, incident_factor=INCIDENT_FACTOR)
+        if project.team == INCIDENT_TEAM
+        else project
+        for project in DEMO_PROJECTS
+    )
 
 
 @dataclass(frozen=True)
@@ -53,10 +72,11 @@ class DemoSource:
     directory: str
     format_name: str
     write: Callable[..., list[Path]]
+    takes_projects: bool = False
 
 
 DEMO_SOURCES = (
-    DemoSource("OpenAI usage exports", "openai", openai.NAME, write_openai_usage_exports),
+    DemoSource("OpenAI usage exports", "openai", openai.NAME, write_openai_usage_exports, takes_projects=True),
     DemoSource("Anthropic Console token exports", "anthropic", anthropic_tokens.NAME, write_anthropic_token_exports),
     DemoSource("AWS CUR 2.0 exports (Amazon Bedrock)", "aws", aws_cur2.NAME, write_bedrock_cur2_exports),
     DemoSource("Azure FOCUS exports (Azure OpenAI)", "azure", focus.NAME, write_focus_exports),
@@ -68,7 +88,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--months", type=int, default=18)
-        parser.add_argument("--horizon", type=int, default=183)
+        parser.add_argument("--horizon", type=int, default=365)
 
     def handle(self, *args: Any, **options: Any) -> None:
         organization, _ = organization_create(slug=DEMO_SLUG, name="Demo Corp", holiday_country="US")
@@ -81,18 +101,37 @@ class Command(BaseCommand):
                 organization=organization, dimension=dimension, value=value, defaults={"team": team}
             )
         end = timezone.now().date() - timedelta(days=1)
+        held_back_end = end - timedelta(days=HOLD_BACK_DAYS)
+        missing = [
+            source
+            for source in DEMO_SOURCES
+            if not ledger_for(organization=organization).filter(upload__format=source.format_name).exists()
+        ]
         for source in DEMO_SOURCES:
-            if ledger_for(organization=organization).filter(upload__format=source.format_name).exists():
+            if source not in missing:
                 self.stdout.write(f"{source.label}: already loaded; keeping them.")
-            else:
-                self._load_exports(organization, source, end=end, months=options["months"])
-        run = forecast_run_create(organization=organization, horizon_days=options["horizon"])
+        if missing:
+            for source in missing:
+                self._load_exports(organization, source, end=held_back_end, final_end=end, months=options["months"])
+            self._forecast(organization, options["horizon"], f"history through {held_back_end}")
+            # A week later: this month's exports again, now through yesterday (the later export replaces the days
+            # the earlier one held); the planning app checks the new days against the forecast above.
+            for source in missing:
+                self._load_exports(
+                    organization, source, end=end, final_end=end, months=options["months"], after=held_back_end
+                )
+        run = self._forecast(organization, options["horizon"], f"history through {end}")
+        self._print_summary(organization, run)
+
+    def _forecast(self, organization: Any, horizon: int, label: str) -> ForecastRun:
+        self.stdout.write(f"Forecasting ({label})...")
+        run = forecast_run_create(organization=organization, horizon_days=horizon)
         while run.status in (ForecastRun.Status.QUEUED, ForecastRun.Status.RUNNING):
             time.sleep(0.5)
             run.refresh_from_db()
         if run.status != ForecastRun.Status.SUCCEEDED:
             raise CommandError(f"demo forecast failed: {run.error}")
-        self._print_summary(organization, run)
+        return run
 
     def _ensure_admin(self, organization: Any) -> None:
         user = User.objects.filter(username=DEMO_USERNAME).first()
@@ -100,9 +139,25 @@ class Command(BaseCommand):
             user = User.objects.create_superuser(DEMO_USERNAME, "admin@demo.example", DEMO_PASSWORD)
         membership_set(user=user, organization=organization, role=Role.ADMIN)
 
-    def _load_exports(self, organization: Any, source: DemoSource, *, end: date, months: int) -> None:
+    def _load_exports(
+        self,
+        organization: Any,
+        source: DemoSource,
+        *,
+        end: date,
+        final_end: date,
+        months: int,
+        after: date | None = None,
+    ) -> None:
+        """Write ``source``'s exports through ``end`` (the same series as through ``final_end``, so both agree on
+        every day) and ingest them; with ``after``, only the files of the months from ``after``'s on."""
         export_dir = Path(settings.VAR_DIR) / "demo" / "exports" / source.directory
-        paths = source.write(export_dir, end=end, months=months)
+        # The series starts ``months - 1`` months before the final end's month, whatever ``end`` is.
+        months_here = months - ((final_end.year - end.year) * 12 + final_end.month - end.month)
+        extra = {"projects": demo_projects(final_end)} if source.takes_projects else {}
+        paths = source.write(export_dir, end=end, months=months_here, **extra)
+        if after is not None:
+            paths = paths[-((end.year - after.year) * 12 + end.month - after.month + 1) :]
         self.stdout.write(f"Wrote {len(paths)} {source.label} to {export_dir}; ingesting them:")
         for path in paths:
             with path.open("rb") as source_file:
