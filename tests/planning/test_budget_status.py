@@ -117,7 +117,9 @@ def test_team_budgets_adding_up_to_more_than_the_organization_budget_are_reporte
     child = budget_save(
         organization=organization, data={"name": "S", "team": search, "starts_on": "2026-01-01", "amount": "700"}
     )
-    budget_save(organization=organization, data={"name": "A", "team": other, "starts_on": "2026-03-01", "amount": "450"})
+    budget_save(
+        organization=organization, data={"name": "A", "team": other, "starts_on": "2026-03-01", "amount": "450"}
+    )
     # When
     status = budget_status(budget=parent, on=date(2026, 3, 5))
     child_status = budget_status(budget=child, on=date(2026, 3, 5))
