@@ -1,5 +1,5 @@
-"""Writes of the core domain: organizations, memberships, teams, and the price book (list prices with
-their change log, price-file and FX-file imports)."""
+"""Writes of the core domain: organizations, users with their memberships and API tokens, teams, and the price
+book (list prices with their change log, price-file and FX-file imports)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
 
 from finops.catalog import FileError, FileRejected, PriceRow, parse_fx_file, parse_price_file, range_conflict
+from finops.deprecations import model_deprecations_load
 from finops.models import (
     FxRate,
     Membership,
@@ -79,7 +83,9 @@ def price_catalog_load() -> int:
 
     Idempotent: what is already present is kept. Migrations 0002 and 0005 do the same on a fresh database.
     """
-    return catalog_seed(get_model=apps.get_model)
+    added = catalog_seed(get_model=apps.get_model)
+    model_deprecations_load()
+    return added
 
 
 @dataclass(frozen=True)
@@ -328,3 +334,57 @@ def fx_rates_import(*, lines: Iterable[str], filename: str) -> ImportResult:
             else:
                 unchanged += 1
     return ImportResult(created=created, updated=updated, unchanged=unchanged)
+
+
+def user_upsert(
+    *, username: str, organization: Organization, role: str, email: str = "", password: str | None = None
+) -> tuple[User, bool]:
+    """Create the user ``username``, or update the existing one, and give them ``role`` in ``organization``;
+    returns the user and whether it was created.
+
+    ``email`` replaces the address when given. ``password`` (checked by ``AUTH_PASSWORD_VALIDATORS``) replaces the
+    password when given; without one, a new user gets an unusable password (they sign in with an API token, or
+    once an admin sets one) and an existing user keeps theirs. Raises ``ValueError`` naming every bad argument."""
+    username = User.normalize_username(username.strip())
+    errors: list[str] = []
+    if not username:
+        errors.append("a username is required")
+    else:
+        try:
+            User._meta.get_field("username").run_validators(username)
+        except ValidationError as error:
+            errors.append(f"invalid username {username!r}: {' '.join(error.messages)}")
+    if role not in Role.values:
+        errors.append(f"unknown role {role!r}; expected one of {', '.join(Role.values)}")
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(f"{email!r} is not an e-mail address")
+    if errors:
+        raise ValueError("; ".join(errors))
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        created = user is None
+        if user is None:
+            user = User(username=username)
+        if email:
+            user.email = User.objects.normalize_email(email)
+        if password:
+            try:
+                validate_password(password, user=user)
+            except ValidationError as error:
+                raise ValueError(f"the password is refused: {' '.join(error.messages)}") from error
+            user.set_password(password)
+        elif created:
+            user.set_unusable_password()
+        user.save()
+        membership_set(user=user, organization=organization, role=role)
+    return user, created
+
+
+def user_api_token(*, user: User) -> str:
+    """The user's API token (sent as ``Authorization: Token <key>``), created the first time it is asked for."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

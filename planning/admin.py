@@ -244,15 +244,13 @@ class BudgetAdmin(RoleScopedAdmin):
         if request.method == "POST" and form.is_valid():
             incoming = form.cleaned_data["file"]
             try:
+                # The bytes, not lines split here: the import decodes them itself (a binary or non-UTF-8 file is
+                # named as such) and keeps the line breaks inside quoted cells.
                 result = budgets_import(
-                    organization=form.cleaned_data["organization"],
-                    lines=incoming.read().decode("utf-8-sig", errors="strict").splitlines(),
-                    filename=incoming.name,
+                    organization=form.cleaned_data["organization"], lines=incoming.read(), filename=incoming.name
                 )
-            except UnicodeDecodeError as error:
-                problems = [f"the file is not UTF-8 text (byte {error.start}): save it as CSV UTF-8"]
             except BudgetImportError as error:
-                problems = [str(problem) for problem in error.errors]
+                problems = error.messages()
             else:
                 messages.success(
                     request, f"Imported {incoming.name}: {result.created} created, {result.updated} updated."
@@ -325,6 +323,8 @@ class AlertAdmin(RoleScopedAdmin):
 
 
 class WebhookForm(forms.ModelForm):  # type: ignore[type-arg]
+    # A URL typed without a scheme is taken as https (explicit: Django 6 changes the default from http).
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="http(s) URL, e.g. a Slack incoming webhook.")
     kinds = forms.MultipleChoiceField(
         choices=Alert.Kind.choices, required=False, widget=forms.CheckboxSelectMultiple, help_text="None: every kind."
     )
@@ -482,9 +482,13 @@ class RecommendationAdmin(RoleScopedAdmin):
         item = self._acted(request, pk)
         form = DismissForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            recommendation_dismiss(recommendation=item, reason=form.cleaned_data["reason"], user=request.user)
-            self.message_user(request, f"Dismissed: {item.title}")
-            return HttpResponseRedirect(reverse("admin:planning_recommendation_changelist"))
+            try:
+                recommendation_dismiss(recommendation=item, reason=form.cleaned_data["reason"], user=request.user)
+            except ValueError as error:  # e.g. it was accepted meanwhile
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, f"Dismissed: {item.title}")
+                return HttpResponseRedirect(reverse("admin:planning_recommendation_changelist"))
         return self._form_page(request, item, form, "Dismiss", f"Dismiss: {item.title}")
 
     def snooze_view(self, request: HttpRequest, pk: int) -> HttpResponse:
