@@ -25,7 +25,9 @@ def forecast_latest(*, organization: Organization) -> ForecastRun | None:
     """The newest successful forecast run of the organization; what-if runs (a change not made yet) are not its
     forecast and are left out."""
     return (
-        ForecastRun.objects.filter(organization=organization, status=ForecastRun.Status.SUCCEEDED, baseline__isnull=True)
+        ForecastRun.objects.filter(
+            organization=organization, status=ForecastRun.Status.SUCCEEDED, baseline__isnull=True
+        )
         .order_by("-finished_at", "-id")
         .first()
     )

@@ -247,6 +247,11 @@ def webhook_save(
         errors["kinds"] = f"unknown alert kind(s) {', '.join(unknown)}; expected {', '.join(Alert.Kind.values)}"
     if not name.strip():
         errors["name"] = "required"
+    clash = Webhook.objects.filter(organization=organization, name=name.strip())
+    if webhook is not None:
+        clash = clash.exclude(pk=webhook.pk)
+    if name.strip() and clash.exists():
+        errors["name"] = f"{organization.slug} already has a webhook named {name.strip()!r}"
     if errors:
         raise BudgetInvalid(errors)
     webhook = webhook or Webhook(organization=organization)

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -209,7 +210,16 @@ def _budget_fields(budget: Budget) -> dict[str, Any]:
     }
 
 
+def _callers_budgets(request: Request | None) -> QuerySet[Budget]:
+    """The budgets the alert filter accepts: the caller's (none when there is no request, e.g. for the schema)."""
+    return budgets_for_user(user=request.user) if request is not None else Budget.objects.none()
+
+
 class AlertFilter(OrganizationFilter):
+    # Only the caller's budgets are valid choices: another organization's budget id must not answer differently
+    # from one that does not exist.
+    budget = django_filters.ModelChoiceFilter(queryset=_callers_budgets)
+
     class Meta:
         model = Alert
         fields = ["organization", "status", "kind", "budget"]
