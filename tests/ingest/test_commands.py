@@ -109,5 +109,5 @@ def test_truncated_file_fails_with_its_row_and_leaves_the_ledger(organization, o
 
 
 def test_unknown_org_is_a_clear_error(openai_sample) -> None:
-    with pytest.raises(CommandError, match=re.escape("no organization 'nope' (known: acme")):
+    with pytest.raises(CommandError, match=re.escape("no organization 'nope' (known: none yet); create one with")):
         call_command("ingest", str(openai_sample), "--org", "nope")
