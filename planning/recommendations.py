@@ -689,19 +689,6 @@ def _store(organization: Organization, run: ForecastRun, proposals: list[_Propos
     return result
 
 
-def _latest_forecast(organization: Organization) -> ForecastRun | None:
-    """The latest succeeded forecast, what-if runs aside: they re-price a baseline with a change already made."""
-    latest = forecast_latest(organization=organization)
-    if latest is None or latest.trigger != ForecastRun.Trigger.WHAT_IF:
-        return latest
-    return (
-        ForecastRun.objects.filter(organization=organization, status=ForecastRun.Status.SUCCEEDED)
-        .exclude(trigger=ForecastRun.Trigger.WHAT_IF)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-
-
 def recommendations_generate(
     *, organization: Organization, run: ForecastRun | None = None, on: date | None = None
 ) -> RecommendationResult:
@@ -712,7 +699,7 @@ def recommendations_generate(
     Without a succeeded run nothing changes and the result has ``run=None``.
     """
     on = on or timezone.localdate()
-    run = run or _latest_forecast(organization)
+    run = run or forecast_latest(organization=organization)
     if run is None:
         return RecommendationResult(run=None)
     if run.organization_id != organization.pk:

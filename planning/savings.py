@@ -39,6 +39,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from finops.catalog import PRICED_TOKEN_TYPES  # pure, like this module; ``other`` tokens have no price
+
 __all__ = [
     "BATCH_ELIGIBLE_SHARE",
     "BATCH_MIN_HISTORY_DAYS",
@@ -75,9 +77,6 @@ __all__ = [
     "weekly_shape",
 ]
 
-PRICED_TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
-"""The token types with prices (``finops.catalog.PRICED_TOKEN_TYPES``, repeated so this module imports nothing of the
-project; a test keeps them equal). ``other`` tokens have no price, so no rule counts them."""
 MILLION = Decimal(1_000_000)
 CENT = Decimal("0.01")
 WINDOW_MONTHS = 12

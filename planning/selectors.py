@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from finops.selectors import FxRateMissing, FxTable, fx_table, organizations_for_user
+from finops.selectors import FxTable, fx_table, organizations_for_user
 from forecasting.models import ForecastRun
 from forecasting.selectors import ScopeOutlook, forecast_latest, forecast_scope_outlook
 from ingest.selectors import usage_daily_scope, usage_last_day
@@ -265,13 +265,3 @@ def _convert(table: FxTable, amount: Decimal, from_currency: str, to_currency: s
     if from_currency == to_currency:
         return amount
     return table.convert(amount=amount, from_currency=from_currency, to_currency=to_currency, on=on).amount
-
-
-__all__ = [
-    "BudgetStatus",
-    "FxRateMissing",
-    "alerts_for_user",
-    "budget_status",
-    "budgets_for_user",
-    "recommendations_for_user",
-]

@@ -23,7 +23,7 @@ from finops.catalog import CURRENCIES
 from finops.models import Membership, Organization, Team
 from finops.selectors import FxRateMissing, fx_table
 from forecasting.models import ForecastRun
-from forecasting.selectors import forecast_day_bands
+from forecasting.selectors import forecast_day_bands, forecast_latest
 from ingest.selectors import usage_daily_scope, usage_last_day
 from planning import anomaly, budget_math
 from planning.models import Alert, Budget, BudgetOwner, Webhook
@@ -414,9 +414,10 @@ def alerts_evaluate(*, organization: Organization, on: date | None = None) -> Ev
     on = on or timezone.localdate()
     result = EvaluationResult()
     table = fx_table()
+    run = forecast_latest(organization=organization)  # read once for every budget
     for budget in _budgets_in_force(organization, on):
         try:
-            status = budget_status(budget=budget, on=on, fx=table)
+            status = budget_status(budget=budget, on=on, fx=table, run=run)
         except (FxRateMissing, ValueError) as error:
             result.skipped[budget.name] = str(error)
             logger.warning("budget %s of %s not evaluated: %s", budget.name, organization.slug, error)

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from finops.catalog import PRICED_TOKEN_TYPES, canonical_model_id
+from finops.catalog import canonical_model_id
 from finops.models import CatalogModel, ModelQualityScore, PriceMultiplier
 from forecasting.models import ForecastMonth, ForecastRun, ForecastSeries
 from forecasting.selectors import forecast_levels
@@ -395,10 +395,6 @@ def test_a_short_horizon_counts_the_months_it_covers_and_says_so(organization, c
     assert switch.twelve_month_savings == Decimal("1116.45")  # 90 days x $12.405
     assert switch.evidence["months_counted"] == 3
     assert "covers only 3" in switch.evidence["window"]
-
-
-def test_the_token_types_are_the_catalogs() -> None:
-    assert savings.PRICED_TOKEN_TYPES == PRICED_TOKEN_TYPES
 
 
 # --- lifecycle ------------------------------------------------------------------------------------------------------
