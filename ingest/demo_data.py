@@ -871,7 +871,7 @@ BEDROCK_STREAMS: tuple[BedrockStream, ...] = (
             monthly_growth=0.04,
             output_ratio=0.08,
             cached_share=0.1,
-            weekend_factor=0.6,
+            weekend_factor=0.85,  # a nightly classification pipeline: it runs every day of the week
         ),
     ),
 )
