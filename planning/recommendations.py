@@ -12,8 +12,9 @@ model, to_model):
 * batch: per team x provider x model whose provider has a batch multiplier and whose traffic runs at weekends too;
 * deprecation: per provider x model whose catalog entry is deprecated within a year (or already is), priced on its
   successor from the deprecation month on;
-* commitment: per provider with forecast spend: provisioned throughput needs prices the catalog lacks, so it says
-  what is missing instead of a figure.
+* commitment: per provider x model with a provisioned-throughput offer (``planning/commitment.py``): the plan that
+  saves most against pay-as-you-go, or the spend at which it would break even; per provider with spend and no offer
+  for any of its models, what is missing instead of a figure.
 
 Regenerating never duplicates: an open recommendation (or a snoozed one whose date has come) is updated in place;
 accepted and dismissed ones, and snoozes still running, are left alone; open ones no longer proposed are withdrawn.
@@ -42,7 +43,7 @@ from forecasting.models import ForecastRun, ForecastSeries
 from forecasting.selectors import forecast_latest, forecast_monthly
 from forecasting.services import forecast_run_create
 from forecasting.trends import DEFAULT_SCORE
-from planning import savings
+from planning import commitment, savings
 from planning.models import Recommendation
 from planning.savings import MonthTokens, Price, Quality
 
@@ -56,6 +57,10 @@ PROVISIONED_NEEDS = {
     "tokens_per_minute_per_unit": "the tokens per minute one unit serves (input and output, per model)",
 }
 COMMITMENT_FORMULA = (
+    "each month: pay-as-you-go cost (sum of tokens x usd_per_million / 1e6 over token types) minus the committed cost "
+    "(sum over the plan's units of units_by_month x usd_per_unit_hour x 24 x days)"
+)
+COMMITMENT_FORMULA_UNPRICED = (
     "a unit pays off when the pay-as-you-go cost of the tokens it serves in a month (tokens_per_minute_per_unit x 60 "
     "x 24 x days x utilisation x blended USD per token) exceeds hourly_usd_per_unit x 24 x days"
 )
@@ -578,8 +583,126 @@ def _deprecation_proposal(
 
 
 def _commitments(ctx: _Context) -> Iterator[_Proposal]:
+    """Per provider x model with a provisioned-throughput offer: the plan that saves most against pay-as-you-go;
+    per provider with spend and no offer for any of its models: what is missing."""
+    offers: dict[tuple[str, str], list[commitment.Offer]] = {}
+    for offer in commitment.offers_read():
+        offers.setdefault((offer.provider, canonical_model_id(offer.model_id)), []).append(offer)
+    by_model: dict[tuple[str, str], list[_Cell]] = {}
+    for cell in ctx.cells.values():
+        by_model.setdefault((cell.provider, cell.model), []).append(cell)
+    covered = set()
+    for (provider, model), cells in sorted(by_model.items()):
+        matching = offers.get((provider, canonical_model_id(model)))
+        months = ctx.months(cells)
+        prices = ctx.prices(provider, model, _used(months)) if matching and months else None
+        if not matching or prices is None:
+            continue
+        covered.add(provider)
+        yield _commitment_proposal(ctx, provider, model, months, prices, matching)
+    yield from _commitments_unpriced(ctx, covered)
+
+
+def _commitment_options(
+    months: list[MonthTokens], prices: dict[str, Price], matching: list[commitment.Offer]
+) -> tuple[str, str, list[commitment.Offer], list[commitment.MonthCommitment]]:
+    """The plan (and term) that saves most over the window, or loses least, with each month's units and costs."""
+    usd_per_million = {token_type: price.usd_per_million for token_type, price in prices.items()}
+    options = []
+    for (plan_name, term), plan in sorted(commitment.plans(matching).items()):
+        per_month = [
+            commitment.month_commitment(
+                plan=plan, tokens=month.tokens, days=month.days, usd_per_million=usd_per_million
+            )
+            for month in months
+        ]
+        options.append((sum((item.saving for item in per_month), Decimal(0)), plan_name, term, plan, per_month))
+    _, plan_name, term, plan, per_month = max(options, key=lambda option: option[0])
+    return plan_name, term, plan, per_month
+
+
+def _commitment_proposal(
+    ctx: _Context,
+    provider: str,
+    model: str,
+    months: list[MonthTokens],
+    prices: dict[str, Price],
+    matching: list[commitment.Offer],
+) -> _Proposal:
+    plan_name, term, plan, per_month = _commitment_options(months, prices, matching)
+    total = sum((item.saving for item in per_month), Decimal(0))
+    result = savings.Savings(
+        tuple(item.saving for item in per_month),
+        months[0].month,
+        len(months),
+        savings.money(per_month[0].saving),
+        savings.money(total),
+    )
+    first = per_month[0]
+    if total > 0:
+        title = f"{model} on {provider}: {plan_name} ({term}) instead of pay-as-you-go: {_saves(result.monthly)}"
+    elif first.break_even is None:
+        ratio = first.cost_per_pay_as_you_go_dollar or Decimal(0)
+        title = (
+            f"{model} on {provider}: pay-as-you-go stays cheaper than {plan_name} ({term}) at any volume: its capacity "
+            f"costs {ratio:,.2f}x the tokens it carries at pay-as-you-go prices"
+        )
+    else:
+        times = first.break_even / first.pay_as_you_go
+        title = (
+            f"{model} on {provider}: pay-as-you-go stays cheaper than {plan_name} ({term}) until "
+            f"{_usd(first.break_even)} a month of spend ({times:,.1f}x the forecast)"
+        )
+    evidence = savings.evidence(
+        months=months,
+        result=result,
+        unit_savings={},
+        prices_from=prices,
+        prices_to={},
+        assumptions={
+            "peak_to_average_load": str(commitment.PEAK_TO_AVERAGE_LOAD),
+            "cached_input_and_cache_writes_count_as_input": "yes",
+            "hours_per_day": commitment.HOURS_PER_DAY,
+        },
+        notes=[
+            "units per month = max(minimum_units, ceil(average tokens per minute x peak_to_average_load / tokens per "
+            "minute per unit)); the route's list prices, not a negotiated commitment price",
+        ],
+        formula=COMMITMENT_FORMULA,
+        plan=plan_name,
+        term=term,
+        offers=[offer.as_evidence() for offer in plan],
+        units_by_month=[list(item.units) for item in per_month],
+        committed_cost_by_month=[str(item.committed) for item in per_month],
+        pay_as_you_go_cost_by_month=[str(item.pay_as_you_go) for item in per_month],
+        cost_per_pay_as_you_go_dollar_by_month=[
+            _decimal_text(item.cost_per_pay_as_you_go_dollar) for item in per_month
+        ],
+        break_even_pay_as_you_go_by_month=[_decimal_text(item.break_even) for item in per_month],
+        **ctx.header(Kind.COMMITMENT),
+    )
+    return _Proposal(
+        kind=Kind.COMMITMENT,
+        team="",
+        provider=provider,
+        model=model,
+        to_model="",
+        title=title,
+        monthly_savings=result.monthly,
+        twelve_month_savings=result.twelve_month,
+        confidence=Confidence.MEDIUM if total > 0 else Confidence.LOW,
+        evidence=evidence,
+    )
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value.quantize(Decimal("0.000001")))
+
+
+def _commitments_unpriced(ctx: _Context, covered: set[str]) -> Iterator[_Proposal]:
+    """Per provider with forecast spend and no offer for any of its models: what a break-even would need."""
     window = {month for month, _ in ctx.window}
-    for provider in sorted({cell.provider for cell in ctx.cells.values()}):
+    for provider in sorted({cell.provider for cell in ctx.cells.values()} - covered):
         costs = {
             row["month"]: row["cost"]
             for row in forecast_monthly(run=ctx.run, level="provider", key=provider)
@@ -595,8 +718,8 @@ def _commitments(ctx: _Context) -> Iterator[_Proposal]:
             prices_from={},
             prices_to={},
             assumptions={},
-            notes=["the catalog has no provisioned-throughput prices: add them to compute the break-even"],
-            formula=COMMITMENT_FORMULA,
+            notes=["no provisioned-throughput offer for this route's models: add one to compute the break-even"],
+            formula=COMMITMENT_FORMULA_UNPRICED,
             needed=PROVISIONED_NEEDS,
             pay_as_you_go_cost_by_month={month: str(cost) for month, cost in sorted(costs.items())},
             **ctx.header(Kind.COMMITMENT),
