@@ -9,6 +9,7 @@ import email.policy
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,7 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.factories import TeamFactory
 from tests.harness import free_port
+from tests.planning.helpers import cell, forecast_run, ledger_days
 
 
 class RecordingSMTPHandler:
@@ -174,3 +177,25 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def search(organization):
+    """The Search team of "acme"."""
+    return TeamFactory(organization=organization, name="Search", slug="search")
+
+
+@pytest.fixture
+def known_run(organization, search):
+    """A run with known sampled paths: 200 USD of Search actuals by March 10 (20 a day); the run starts March 11 for
+    40 days: March's remaining 21 days cost 10 a day on average (210), April's 19 days 20 a day; March's sampled
+    paths are 100, 200, ..., 1000 and April's all 50."""
+    ledger_days(organization, search, date(2026, 3, 1), [20.0] * 10)
+    run = forecast_run(organization, date(2026, 3, 10), 40)
+    cell(
+        run,
+        team="Search",
+        daily_cost=[10.0] * 21 + [20.0] * 19,
+        monthly_paths=[[100.0 * (index + 1), 50.0] for index in range(10)],
+    )
+    return run

@@ -48,11 +48,6 @@ def viewer_client(client, organization):
     return client
 
 
-@pytest.fixture
-def search(organization):
-    return TeamFactory(organization=organization, name="Search", slug="search")
-
-
 def _row(page: str, name: str) -> str:
     """The changelist's table row of the budget called ``name``."""
     rows = [row for row in re.findall(r"<tr.*?</tr>", page, flags=re.S) if f">{name}</a></th>" in row]

@@ -11,30 +11,11 @@ from django.core.management import call_command
 from planning.models import Alert, AlertDelivery, Budget
 from planning.services import alerts_evaluate, budget_save
 from tests.factories import TeamFactory
-from tests.planning.helpers import banded_scope, cell, forecast_run, ledger_days
+from tests.planning.helpers import banded_scope, forecast_run, ledger_days
 
 pytestmark = pytest.mark.django_db
 
 ON = date(2026, 3, 15)
-
-
-@pytest.fixture
-def search(organization):
-    return TeamFactory(organization=organization, name="Search", slug="search")
-
-
-@pytest.fixture
-def known_run(organization, search):
-    # 200 USD of actuals by March 10; March's remaining 21 days cost 210 on average, paths 100..1000
-    ledger_days(organization, search, date(2026, 3, 1), [20.0] * 10)
-    run = forecast_run(organization, date(2026, 3, 10), 40)
-    cell(
-        run,
-        team="Search",
-        daily_cost=[10.0] * 21 + [20.0] * 19,
-        monthly_paths=[[100.0 * (index + 1), 50.0] for index in range(10)],
-    )
-    return run
 
 
 def _budget(organization, amount: str) -> Budget:

@@ -13,7 +13,6 @@ from finops.models import Role
 from planning.models import Alert, Budget, Recommendation, Webhook
 from planning.services import alerts_evaluate, budget_save
 from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory
-from tests.planning.helpers import cell, forecast_run, ledger_days
 
 pytestmark = pytest.mark.django_db
 
@@ -27,26 +26,6 @@ ON = date(2026, 3, 15)
 @pytest.fixture
 def admin(organization):
     return MembershipFactory(organization=organization, role=Role.ADMIN, user__username="finance").user
-
-
-@pytest.fixture
-def search(organization):
-    return TeamFactory(organization=organization, name="Search", slug="search")
-
-
-@pytest.fixture
-def known_run(organization, search):
-    # 200 USD of Search actuals by March 10 (20 a day); a run from March 11 for 40 days: March's remaining 21 days
-    # cost 10 a day on average (210), April's 19 days 20 a day; March's sampled paths are 100, 200, ..., 1000.
-    ledger_days(organization, search, date(2026, 3, 1), [20.0] * 10)
-    run = forecast_run(organization, date(2026, 3, 10), 40)
-    cell(
-        run,
-        team="Search",
-        daily_cost=[10.0] * 21 + [20.0] * 19,
-        monthly_paths=[[100.0 * (index + 1), 50.0] for index in range(10)],
-    )
-    return run
 
 
 def _budget(organization, **extra) -> Budget:

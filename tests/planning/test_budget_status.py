@@ -12,32 +12,9 @@ from finops.models import FxRate
 from planning.selectors import budget_status
 from planning.services import budget_save
 from tests.factories import TeamFactory
-from tests.planning.helpers import cell, forecast_run, ledger_days
+from tests.planning.helpers import ledger_days
 
 pytestmark = pytest.mark.django_db
-
-MARCH_PATHS = [100.0 * (index + 1) for index in range(10)]  # 100, 200, ..., 1000
-APRIL_PATHS = [50.0] * 10
-
-
-@pytest.fixture
-def search(organization):
-    return TeamFactory(organization=organization, name="Search", slug="search")
-
-
-@pytest.fixture
-def known_run(organization, search):
-    # Given 10 days of actuals in March (20 USD a day) and a run from March 11 for 40 days: March's 21 forecast days
-    # cost 10 a day on average (210), April's 19 days 20 a day; the March paths are 100..1000.
-    ledger_days(organization, search, date(2026, 3, 1), [20.0] * 10)
-    run = forecast_run(organization, date(2026, 3, 10), 40)
-    cell(
-        run,
-        team="Search",
-        daily_cost=[10.0] * 21 + [20.0] * 19,
-        monthly_paths=[[march, april] for march, april in zip(MARCH_PATHS, APRIL_PATHS, strict=True)],
-    )
-    return run
 
 
 def _budget(organization, amount: str, **extra):
