@@ -13,7 +13,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -21,6 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from rest_framework.authtoken.models import TokenProxy
 
 from finops.catalog import FileRejected, text_lines
 from finops.charts import price_history_chart_svg
@@ -35,17 +39,30 @@ from finops.models import (
     PriceChange,
     PriceMultiplier,
     PriceOverride,
+    Role,
     Team,
 )
 from finops.selectors import (
     PriceQuote,
     catalog_model_prices,
+    organizations_for_role,
     organizations_for_user,
     price_quotes,
     prices_in_force,
 )
-from finops.services import ImportResult, fx_rates_import, model_price_delete, model_price_save, prices_import
-from finops.signals import send_prices_changed
+from finops.services import (
+    ImportResult,
+    fx_rates_import,
+    membership_add,
+    membership_remove,
+    membership_role_change,
+    membership_validate,
+    model_price_delete,
+    model_price_save,
+    price_override_delete,
+    price_override_save,
+    prices_import,
+)
 
 FORM_PAGE_TEMPLATE = "admin/finops/form_page.html"
 
@@ -65,10 +82,35 @@ class OrganizationListFilter(admin.SimpleListFilter):
         return queryset
 
 
-class OrganizationScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Shows staff only the rows of organizations they are members of (superusers see all)."""
+def users_of(organizations: QuerySet[Organization]) -> QuerySet[Any]:
+    """Users who are members of any of these organizations."""
+    return get_user_model().objects.filter(memberships__organization__in=organizations).distinct()
+
+
+class RoleScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The one rule of the admin for an organization's data, the same as the API's.
+
+    Staff see the rows of the organizations they are members of (superusers see all). Adding, changing
+    and deleting need ``write_role`` (deleting: ``delete_role``, default the same) in the row's
+    organization; Django's model permissions play no part. Every foreign-key choice (organization, team,
+    user, run, budget...) lists only what belongs to the organizations the user may write to, and the
+    organization starts chosen when there is only one.
+    """
 
     organization_field = "organization"
+    write_role: str = Role.ADMIN
+    delete_role: str | None = None
+
+    def writable_organizations(self, request: HttpRequest, *, role: str | None = None) -> QuerySet[Organization]:
+        return organizations_for_role(user=request.user, min_role=role or self.write_role)
+
+    def organization_id_of(self, obj: Any) -> int | None:
+        if self.organization_field == "pk":
+            return int(obj.pk)
+        value = obj
+        for part in self.organization_field.split("__"):
+            value = getattr(value, part, None)
+        return value.pk if value is not None else None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
@@ -76,41 +118,247 @@ class OrganizationScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return queryset
         return queryset.filter(**{f"{self.organization_field}__in": organizations_for_user(user=request.user)})
 
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and (user.is_superuser or user.memberships.exists()))  # type: ignore[union-attr]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self.has_module_permission(request):
+            return False
+        return (
+            obj is None
+            or organizations_for_user(user=request.user).filter(pk=self.organization_id_of(obj) or 0).exists()
+        )
+
+    def _may(self, request: HttpRequest, obj: Any, role: str) -> bool:
+        if request.user.is_active and request.user.is_superuser:
+            return True
+        writable = self.writable_organizations(request, role=role)
+        if obj is None:
+            return writable.exists()
+        return writable.filter(pk=self.organization_id_of(obj) or 0).exists()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._may(request, None, self.write_role)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request, obj, self.write_role)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request, obj, self.delete_role or self.write_role)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        writable = list(self.writable_organizations(request)[:2])
+        if len(writable) == 1 and self.organization_field == "organization":
+            initial.setdefault("organization", str(writable[0].pk))
+        return initial
+
+    def scoped_choices(self, request: HttpRequest, related_model: Any) -> QuerySet[Any] | None:
+        """The choices of a foreign key to ``related_model``: only what the user's writable organizations hold."""
+        writable = self.writable_organizations(request)
+        if related_model is Organization:
+            return writable
+        if related_model is get_user_model():
+            return users_of(writable)
+        field_names = {field.name for field in related_model._meta.get_fields()}
+        if "organization" in field_names:
+            return related_model._default_manager.filter(organization__in=writable)
+        if "run" in field_names:
+            return related_model._default_manager.filter(run__organization__in=writable)
+        return None
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "organization" and not request.user.is_superuser:
-            kwargs["queryset"] = organizations_for_user(user=request.user)
+        choices = self.scoped_choices(request, db_field.related_model)
+        if choices is not None:
+            kwargs["queryset"] = choices
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        choices = self.scoped_choices(request, db_field.related_model)
+        if choices is not None:
+            kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
-    model = Membership
+
+class SharedDataAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Data every organization shares (the catalog, list prices, multipliers, quality scores, FX rates):
+    any staff member reads it; only superusers change it, since a change re-prices every organization."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+
+class OrganizationInline(admin.TabularInline):  # type: ignore[type-arg]
+    """An inline on the organization page, writable by that organization's admins only."""
+
     extra = 0
 
+    def _admin_of(self, request: HttpRequest, organization: Any) -> bool:
+        if organization is None:
+            return bool(request.user.is_superuser)
+        return organizations_for_role(user=request.user, min_role=Role.ADMIN).filter(pk=organization.pk).exists()
 
-class TeamInline(admin.TabularInline):  # type: ignore[type-arg]
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin_of(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin_of(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin_of(request, obj)
+
+
+class TeamInline(OrganizationInline):
     model = Team
-    extra = 0
+
+
+class MembershipInline(OrganizationInline):
+    """Members, read-only here: they are managed on the Memberships page, through the membership services."""
+
+    model = Membership
+    fields = ["user", "role"]
+    readonly_fields = ["user", "role"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Organization)
-class OrganizationAdmin(OrganizationScopedAdmin):
+class OrganizationAdmin(RoleScopedAdmin):
+    """An organization's settings and teams (its admins change them); creating or deleting one is for
+    superusers."""
+
     organization_field = "pk"
     list_display = ["slug", "name", "reporting_currency", "holiday_country", "created_at"]
     search_fields = ["slug", "name"]
     inlines = [TeamInline, MembershipInline]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(pk__in=organizations_for_user(user=request.user))
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
 
 
 @admin.register(Team)
-class TeamAdmin(OrganizationScopedAdmin):
+class TeamAdmin(RoleScopedAdmin):
     list_display = ["name", "organization", "owner_email"]
     list_filter = [OrganizationListFilter]
     search_fields = ["name"]
+
+
+class MembershipForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Add a member (a user of your organizations, or anyone invited by e-mail) or change a role."""
+
+    email = forms.EmailField(required=False, help_text="Invite by e-mail instead of choosing a user.")
+
+    class Meta:
+        model = Membership
+        fields = ["organization", "user", "role"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "user" in self.fields:
+            self.fields["user"].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        adding = self.instance.pk is None
+        if adding and bool(cleaned.get("user")) == bool(cleaned.get("email")):
+            raise ValidationError("Choose a user or give an e-mail address to invite, not both.")
+        organization = cleaned.get("organization") if adding else self.instance.organization
+        if organization is not None and cleaned.get("role"):
+            membership_validate(
+                organization=organization,
+                role=cleaned["role"],
+                user=cleaned.get("user") if adding else None,
+                membership=None if adding else Membership.objects.get(pk=self.instance.pk),
+            )
+        return cleaned
+
+    def validate_unique(self) -> None:
+        """Duplicates are refused by the membership service, with its message."""
+
+
+@admin.register(Membership)
+class MembershipAdmin(RoleScopedAdmin):
+    """Members and their roles: only an organization's admins manage them, through the membership services."""
+
+    form = MembershipForm
+    list_display = ["user", "email", "organization", "role"]
+    list_filter = [OrganizationListFilter, "role"]
+    search_fields = ["user__username", "user__email"]
+
+    @admin.display(description="e-mail")
+    def email(self, membership: Membership) -> str:
+        return str(membership.user.email)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["role"] if obj is not None else ["organization", "user", "email", "role"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["organization", "user"] if obj is not None else []
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "user", "role"] if obj is not None else self.get_fields(request)
+        return [(None, {"fields": fields})]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        _through_service(request, form, lambda: self._save(request, obj, form, change))
+
+    def _save(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        if change:
+            membership_role_change(membership=obj, actor=request.user, role=form.cleaned_data["role"])
+            return
+        user = form.cleaned_data.get("user")
+        saved = membership_add(
+            organization=form.cleaned_data["organization"],
+            actor=request.user,
+            role=form.cleaned_data["role"],
+            username=user.get_username() if user else None,
+            email=form.cleaned_data.get("email") or None,
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(membership=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            membership_remove(membership=membership, actor=request.user)
+
+
+def _through_service(request: HttpRequest, form: Any, save: Callable[[], object]) -> None:
+    """Run a service from ``save_model``; a rule it refuses is shown on the page instead of a server error.
+
+    The forms check the same rules first, so this only catches what changed in between (a race)."""
+    try:
+        save()
+    except ValidationError as error:
+        messages.error(request, "Not saved: " + "; ".join(error.messages))
+        raise PermissionDenied("; ".join(error.messages)) from error
 
 
 class InForceOnFilter(admin.SimpleListFilter):
@@ -234,7 +482,7 @@ def _quotes_table(quotes: list[PriceQuote], *, with_organization: bool) -> SafeS
 
 
 @admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ModelPriceAdmin(SharedDataAdmin):
     """List prices: filter by route, token type, start date or the day in force; import a file; look up a price."""
 
     list_display = ["provider", "model", "token_type", "cache_ttl", "usd_per_million", "effective_from", "effective_to"]
@@ -298,7 +546,7 @@ class ModelPriceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PriceChange)
-class PriceChangeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PriceChangeAdmin(SharedDataAdmin):
     """The change log of the list-price catalog: read-only, kept forever."""
 
     list_display = [
@@ -348,7 +596,7 @@ class QualityScoreInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(CatalogModel)
-class CatalogModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CatalogModelAdmin(SharedDataAdmin):
     """Catalog models with aliases, quality scores, and their price history as a table and a chart."""
 
     list_display = ["provider", "model_id", "canonical_id", "family", "tier", "release_date", "deprecation_date"]
@@ -410,13 +658,13 @@ class CatalogModelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PriceMultiplier)
-class PriceMultiplierAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PriceMultiplierAdmin(SharedDataAdmin):
     list_display = ["provider", "kind", "multiplier", "token_types", "source"]
     list_filter = ["kind", "provider"]
 
 
 @admin.register(ModelQualityScore)
-class ModelQualityScoreAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ModelQualityScoreAdmin(SharedDataAdmin):
     list_display = ["model", "provider", "score_name", "score", "as_of", "catalog_model"]
     list_filter = ["score_name", "as_of", "provider"]
     search_fields = ["model", "canonical_id"]
@@ -424,8 +672,9 @@ class ModelQualityScoreAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PriceOverride)
-class PriceOverrideAdmin(OrganizationScopedAdmin):
-    """Negotiated prices per organization: a discount per provider or model, or a custom price."""
+class PriceOverrideAdmin(RoleScopedAdmin):
+    """Negotiated prices per organization: a discount per provider or model, or a custom price. Its admins
+    manage them; every change re-prices the organization's ledger (``price_override_save``)."""
 
     list_display = ["organization", "describe", "provider", "model", "token_type", "effective_from", "effective_to"]
     list_filter = [OrganizationListFilter, "provider"]
@@ -433,25 +682,18 @@ class PriceOverrideAdmin(OrganizationScopedAdmin):
     readonly_fields = ["created_by", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: PriceOverride, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user if request.user.is_authenticated else None  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
-        send_prices_changed(organization_id=obj.organization_id)
+        _through_service(request, form, lambda: price_override_save(override=obj, user=request.user))
 
     def delete_model(self, request: HttpRequest, obj: PriceOverride) -> None:
-        organization_id = obj.organization_id
-        super().delete_model(request, obj)
-        send_prices_changed(organization_id=organization_id)
+        price_override_delete(override=obj, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        organization_ids = set(queryset.values_list("organization_id", flat=True))
-        super().delete_queryset(request, queryset)
-        for organization_id in organization_ids:
-            send_prices_changed(organization_id=organization_id)
+        for override in queryset:
+            price_override_delete(override=override, user=request.user)
 
 
 @admin.register(FxRate)
-class FxRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class FxRateAdmin(SharedDataAdmin):
     """Dated exchange rates: enter one, or import a CSV (the same service as ``manage.py fx_import``)."""
 
     list_display = ["rate_date", "from_currency", "to_currency", "rate", "source"]
@@ -475,6 +717,33 @@ class FxRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "already present is replaced.",
         )
 
+
+class SuperuserOnlyUserAdmin(UserAdmin):
+    """Accounts span every organization: only superusers manage them (members are managed per organization)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+
+class SuperuserOnlyGroupAdmin(GroupAdmin):
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+
+for _model, _admin_class in ((get_user_model(), SuperuserOnlyUserAdmin), (Group, SuperuserOnlyGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin_class)
+# API tokens are secrets: no admin page lists them (each user gets theirs from ``user_create --token`` or the
+# token endpoint).
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
 
 admin.site.site_header = "Tokencast"
 admin.site.site_title = "Tokencast"

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from finops.catalog import CACHE_TTLS, DEFAULT_CACHE_TTL, PRICED_TOKEN_TYPES, canonical_model_id
@@ -28,8 +29,10 @@ from finops.models import (
 )
 
 
-class OrganizationAccessDenied(Exception):
-    """The caller is not a member of the organization, or lacks the role the action needs."""
+class OrganizationAccessDenied(PermissionDenied):
+    """The caller is not a member of the organization, or lacks the role the action needs.
+
+    A ``PermissionDenied``: the admin answers it with 403, and the API's error handler too."""
 
 
 def organizations_for_user(*, user: User | AnonymousUser) -> QuerySet[Organization]:
@@ -53,6 +56,17 @@ def organization_for_user(*, user: User | AnonymousUser, slug: str, min_role: st
         role = membership.role if membership else "none"
         raise OrganizationAccessDenied(f"your role in {slug!r} is {role}; this needs {min_role} or higher")
     return organization
+
+
+def role_require(*, user: User | AnonymousUser | None, organization: Organization, min_role: str) -> None:
+    """Raise OrganizationAccessDenied unless ``user`` holds ``min_role`` in ``organization``.
+
+    The one check every service with a side effect makes; ``user=None`` is the operator (a management
+    command or a task acting for the system), who may do anything.
+    """
+    if user is None:
+        return
+    organization_for_user(user=user, slug=organization.slug, min_role=min_role)
 
 
 def organizations_for_role(*, user: User | AnonymousUser, min_role: str) -> QuerySet[Organization]:

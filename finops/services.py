@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser, User
@@ -25,12 +26,13 @@ from finops.models import (
     ModelPrice,
     Organization,
     PriceChange,
+    PriceOverride,
     Role,
     Team,
     validate_holiday_country,
 )
 from finops.seed import catalog_models_sync, catalog_seed
-from finops.selectors import FxRateMissing, fx_table
+from finops.selectors import FxRateMissing, fx_table, role_require
 from finops.signals import send_prices_changed
 
 PRICE_QUANTUM = Decimal("0.000001")
@@ -64,6 +66,109 @@ def membership_set(*, user: User, organization: Organization, role: str = Role.V
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(Role.values)}")
     membership, _ = Membership.objects.update_or_create(user=user, organization=organization, defaults={"role": role})
     return membership
+
+
+Caller = User | AnonymousUser | None
+
+
+def membership_validate(
+    *, organization: Organization, role: str, user: Any = None, membership: Membership | None = None
+) -> None:
+    """The membership rules, checked before any change (the admin's form calls it too): a known role; one
+    membership per user and organization; the organization keeps at least one admin."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"unknown role {role!r}; expected one of {', '.join(Role.values)}"})
+    duplicate = Membership.objects.filter(user=user, organization=organization)
+    if membership is None and user is not None and duplicate.exists():
+        raise ValidationError({"user": f"{user.get_username()} is already a member; change their role instead"})
+    demoting = membership is not None and membership.role == Role.ADMIN and role != Role.ADMIN
+    if demoting and Membership.objects.filter(organization=organization, role=Role.ADMIN).count() <= 1:
+        raise ValidationError({"role": "the organization needs at least one admin; make another member admin first"})
+
+
+def _invitee(email: str) -> User:
+    """The user with this e-mail address, or a new staff account for it with no password (set through the
+    "forgotten password" page of the admin)."""
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": f"{email!r} is not an e-mail address"}) from error
+    existing = User.objects.filter(email__iexact=email).order_by("pk").first()
+    if existing is not None:
+        return existing
+    user = User(username=email.lower()[:150], email=email, is_staff=True)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def membership_add(
+    *, organization: Organization, actor: Caller, role: str, username: str | None = None, email: str | None = None
+) -> Membership:
+    """Add a member (organization admins only): a user who already shares one of the actor's organizations,
+    by ``username``, or anyone by ``email`` (invited: an account is created when none has the address)."""
+    role_require(user=actor, organization=organization, min_role=Role.ADMIN)
+    membership_validate(organization=organization, role=role)
+    if bool(username) == bool(email):
+        raise ValidationError({"username": "give either a username or an e-mail address to invite"})
+    if username:
+        from finops.selectors import organizations_for_user
+
+        candidates = User.objects.filter(username=username)
+        if actor is not None and not getattr(actor, "is_superuser", False):
+            candidates = candidates.filter(memberships__organization__in=organizations_for_user(user=actor))
+        user = candidates.distinct().first()
+        if user is None:
+            raise ValidationError({"username": f"no user {username!r} in your organizations; invite them by e-mail"})
+    else:
+        user = _invitee(str(email))
+    membership_validate(organization=organization, role=role, user=user)
+    return Membership.objects.create(user=user, organization=organization, role=role)
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, actor: Caller, role: str) -> Membership:
+    """Change a member's role (organization admins only; the last admin stays an admin)."""
+    role_require(user=actor, organization=membership.organization, min_role=Role.ADMIN)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership_validate(organization=membership.organization, role=role, membership=membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: Caller) -> None:
+    """Remove a member (organization admins only; never the last admin)."""
+    role_require(user=actor, organization=membership.organization, min_role=Role.ADMIN)
+    if membership.role == Role.ADMIN and (
+        Membership.objects.filter(organization=membership.organization, role=Role.ADMIN).count() <= 1
+    ):
+        raise ValidationError({"role": "the organization needs at least one admin; make another member admin first"})
+    membership.delete()
+
+
+def price_override_save(*, override: PriceOverride, user: Caller) -> PriceOverride:
+    """Check and save a negotiated price (organization admins only), then re-price the organization's
+    ledger estimates and refresh what depends on prices (the ``prices_changed`` signal)."""
+    role_require(user=user, organization=override.organization, min_role=Role.ADMIN)
+    override.full_clean()
+    if override.pk is None and isinstance(user, User):
+        override.created_by = user
+    with transaction.atomic():
+        override.save()
+        send_prices_changed(organization_id=override.organization_id)
+    return override
+
+
+def price_override_delete(*, override: PriceOverride, user: Caller) -> None:
+    """Delete a negotiated price (organization admins only) and re-price as on save."""
+    role_require(user=user, organization=override.organization, min_role=Role.ADMIN)
+    organization_id = override.organization_id
+    with transaction.atomic():
+        override.delete()
+        send_prices_changed(organization_id=organization_id)
 
 
 @transaction.atomic

@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
+from finops.admin import OrganizationListFilter, RoleScopedAdmin, SharedDataAdmin
+from finops.models import Role
 from forecasting.charts import forecast_chart_svg
 from forecasting.models import ForecastRun, ForecastSeries, PriceScenario, PriceTrendFit
 from forecasting.selectors import forecast_history_window, forecast_levels, forecast_monthly
@@ -16,7 +17,11 @@ from ingest.selectors import usage_daily_tokens
 
 
 @admin.register(ForecastRun)
-class ForecastRunAdmin(OrganizationScopedAdmin):
+class ForecastRunAdmin(RoleScopedAdmin):
+    """Runs are started by analysts (the start page or the API), read by every member, deleted by admins."""
+
+    write_role = Role.ANALYST
+    delete_role = Role.ADMIN
     list_display = [
         "id",
         "organization",
@@ -60,6 +65,9 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     @admin.display(description="series done")
     def progress(self, run: ForecastRun) -> str:
         failed = f", {run.series_failed} failed" if run.series_failed else ""
@@ -93,7 +101,7 @@ class ForecastRunAdmin(OrganizationScopedAdmin):
 
 
 @admin.register(ForecastSeries)
-class ForecastSeriesAdmin(OrganizationScopedAdmin):
+class ForecastSeriesAdmin(RoleScopedAdmin):
     organization_field = "run__organization"
     list_display = ["run", "provider", "team", "model", "token_type", "status", "model_name", "history_days"]
     list_filter = ["status", "model_name", "token_type"]
@@ -104,10 +112,19 @@ class ForecastSeriesAdmin(OrganizationScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(PriceScenario)
-class PriceScenarioAdmin(OrganizationScopedAdmin):
-    """An organization's own price scenarios; runs use them by name, like the built-in three."""
+class PriceScenarioAdmin(RoleScopedAdmin):
+    """An organization's own price scenarios (analysts edit them); runs use them by name, like the built-in
+    three."""
+
+    write_role = Role.ANALYST
 
     list_display = [
         "name",
@@ -121,7 +138,7 @@ class PriceScenarioAdmin(OrganizationScopedAdmin):
 
 
 @admin.register(PriceTrendFit)
-class PriceTrendFitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PriceTrendFitAdmin(SharedDataAdmin):
     """Decline rates fitted from the price history (``manage.py fit_price_trends``) next to the published ones."""
 
     list_display = [

@@ -6,18 +6,26 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from finops.admin import OrganizationListFilter, OrganizationScopedAdmin
+from finops.admin import OrganizationListFilter, RoleScopedAdmin
 from finops.models import AllocationRule, ModelAlias, Organization, Role
-from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
+from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_role
+from ingest.allocation import (
+    allocation_rule_delete,
+    allocation_rule_save,
+    allocation_rule_validate,
+    model_alias_delete,
+    model_alias_save,
+)
 from ingest.models import LedgerEntry, Upload
 from ingest.parsers import FORMATS, IngestError, RowError
-from ingest.services import ledger_reallocate, ledger_renormalize_models, upload_create
+from ingest.services import upload_create, upload_delete
 
 
 class UploadForm(forms.Form):
@@ -32,11 +40,18 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = organizations_for_user(user=user)  # type: ignore[attr-defined]
+        self.fields["organization"].queryset = organizations_for_role(  # type: ignore[attr-defined]
+            user=user, min_role=Role.ANALYST
+        )
 
 
 @admin.register(Upload)
-class UploadAdmin(OrganizationScopedAdmin):
+class UploadAdmin(RoleScopedAdmin):
+    """Uploads: analysts upload (the upload page), nobody edits one, admins delete one with its ledger lines
+    (``upload_delete``, logged)."""
+
+    write_role = Role.ANALYST
+    delete_role = Role.ADMIN
     list_display = ["id", "original_name", "organization", "format", "version", "status", "records", "created_at"]
     list_filter = ["status", "format", OrganizationListFilter]
     search_fields = ["original_name", "sha256"]
@@ -73,6 +88,17 @@ class UploadAdmin(OrganizationScopedAdmin):
     @admin.display(description="version")
     def version(self, upload: Upload) -> object:
         return upload.summary.get("format_version", "")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Upload) -> None:
+        removed = upload_delete(upload=obj, user=request.user)
+        messages.info(request, f"Removed {removed:,} ledger lines of upload #{obj.pk}.")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Upload]) -> None:
+        for upload in queryset.select_related("organization"):
+            upload_delete(upload=upload, user=request.user)
 
     def get_urls(self) -> list[Any]:
         upload_url = path("upload/", self.admin_site.admin_view(self.upload_view), name="ingest_upload_upload")
@@ -112,58 +138,68 @@ class UploadAdmin(OrganizationScopedAdmin):
         return TemplateResponse(request, "admin/ingest/upload_form.html", context)
 
 
-class LedgerRecomputingAdmin(OrganizationScopedAdmin):
-    """An admin whose every save or delete re-derives something in the organization's ledger."""
+class AllocationRuleForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Checks the rule as the service will (the team must be the rule's organization's)."""
 
-    recompute_message = "Updated the ledger of {organization}: {count:,} rows."
+    class Meta:
+        model = AllocationRule
+        fields = ["organization", "dimension", "value", "team", "priority"]
 
-    def recompute(self, organization: Organization) -> int:
-        raise NotImplementedError
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        count = self.recompute(obj.organization)
-        messages.info(request, self.recompute_message.format(organization=obj.organization, count=count))
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        organization = obj.organization
-        super().delete_model(request, obj)
-        self.recompute(organization)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        organizations = {row.organization for row in queryset.select_related("organization")}
-        super().delete_queryset(request, queryset)
-        for organization in organizations:
-            self.recompute(organization)
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("organization") and cleaned.get("team"):
+            proposed = AllocationRule(**{name: cleaned.get(name) for name in self.Meta.fields})
+            proposed.pk = self.instance.pk
+            allocation_rule_validate(rule=proposed)
+        return cleaned
 
 
 @admin.register(AllocationRule)
-class AllocationRuleAdmin(LedgerRecomputingAdmin):
-    """Rules that map ledger rows to teams; any change re-allocates the organization's whole ledger."""
+class AllocationRuleAdmin(RoleScopedAdmin):
+    """Rules that map ledger rows to teams (analysts edit them); a change re-allocates the organization's ledger
+    through ``allocation_rule_save``."""
 
+    form = AllocationRuleForm
+    write_role = Role.ANALYST
     list_display = ["organization", "dimension", "value", "team", "priority"]
     list_filter = [OrganizationListFilter, "dimension"]
-    recompute_message = "Re-allocated the ledger of {organization}: {count:,} rows matched a rule."
 
-    def recompute(self, organization: Organization) -> int:
-        return ledger_reallocate(organization=organization)
+    def save_model(self, request: HttpRequest, obj: AllocationRule, form: Any, change: bool) -> None:
+        matched = allocation_rule_save(rule=obj, user=request.user)
+        messages.info(request, f"Re-allocated the ledger of {obj.organization}: {matched:,} rows matched a rule.")
+
+    def delete_model(self, request: HttpRequest, obj: AllocationRule) -> None:
+        allocation_rule_delete(rule=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AllocationRule]) -> None:
+        for rule in queryset.select_related("organization"):
+            allocation_rule_delete(rule=rule, user=request.user)
 
 
 @admin.register(ModelAlias)
-class ModelAliasAdmin(LedgerRecomputingAdmin):
-    """Your own names for exported models; any change re-derives the model of existing ledger rows."""
+class ModelAliasAdmin(RoleScopedAdmin):
+    """Your own names for exported models (analysts edit them); a change re-derives the model of existing
+    ledger rows through ``model_alias_save``."""
 
+    write_role = Role.ANALYST
     list_display = ["organization", "provider", "model_raw", "model"]
     list_filter = [OrganizationListFilter, "provider"]
     search_fields = ["model_raw", "model"]
-    recompute_message = "Re-mapped models in the ledger of {organization}: {count:,} rows changed."
 
-    def recompute(self, organization: Organization) -> int:
-        return ledger_renormalize_models(organization=organization)
+    def save_model(self, request: HttpRequest, obj: ModelAlias, form: Any, change: bool) -> None:
+        changed = model_alias_save(alias=obj, user=request.user)
+        messages.info(request, f"Re-mapped models in the ledger of {obj.organization}: {changed:,} rows changed.")
+
+    def delete_model(self, request: HttpRequest, obj: ModelAlias) -> None:
+        model_alias_delete(alias=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ModelAlias]) -> None:
+        for alias in queryset.select_related("organization"):
+            model_alias_delete(alias=alias, user=request.user)
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(OrganizationScopedAdmin):
+class LedgerEntryAdmin(RoleScopedAdmin):
     list_display = [
         "date",
         "provider",
@@ -186,6 +222,9 @@ class LedgerEntryAdmin(OrganizationScopedAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -51,10 +51,14 @@ class Allocator:
             AllocationRule.Dimension.ACCOUNT: record.account,
             AllocationRule.Dimension.MODEL: model,
         }
+        return self.team_id_for_dimensions(values, record.tags)
+
+    def team_id_for_dimensions(self, values: dict[str, str], tags: dict[str, str]) -> int | None:
+        """The team of the first rule (in priority order) that matches these dimension values and tags."""
         for dimension, value, team_id in self._rules:
             if dimension == AllocationRule.Dimension.TAG:
                 key, _, wanted = value.partition("=")
-                if record.tags.get(key.strip()) == wanted.strip():
+                if (tags or {}).get(key.strip()) == wanted.strip():
                     return team_id
             elif values.get(dimension) == value:
                 return team_id

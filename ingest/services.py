@@ -429,3 +429,34 @@ def upload_mark_failed(*, upload_id: int, message: str) -> None:
         errors=[{"row": None, "column": None, "message": message}],
         finished_at=timezone.now(),
     )
+
+
+def upload_delete(*, upload: Upload, user: User | AnonymousUser | None) -> int:
+    """Delete an upload and every ledger line it brought (organization admins only); returns lines removed.
+
+    Logged with who and how much, since it changes the ledger's history. The stored file goes too, unless
+    a duplicate upload still points at the same bytes.
+    """
+    from finops.models import Role
+    from finops.selectors import role_require
+
+    role_require(user=user, organization=upload.organization, min_role=Role.ADMIN)
+    file_name, storage = upload.file.name, upload.file.storage
+    with transaction.atomic():
+        removed = LedgerLine.objects.filter(upload=upload).count()
+        days = LedgerLine.objects.filter(upload=upload).aggregate(first=Min("date"), last=Max("date"))
+        upload_id, organization = upload.pk, upload.organization
+        upload.delete()
+        if removed:
+            usage_rollup_refresh(organization=organization, date_from=days["first"], date_to=days["last"])
+    logger.warning(
+        "upload %s (%s) of %s deleted by %s: %s ledger lines removed",
+        upload_id,
+        upload.original_name,
+        organization.slug,
+        getattr(user, "username", "operator") if user is not None else "operator",
+        removed,
+    )
+    if file_name and not Upload.objects.filter(file=file_name).exists():
+        storage.delete(file_name)
+    return removed

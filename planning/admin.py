@@ -20,45 +20,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from finops.admin import FORM_PAGE_TEMPLATE, OrganizationListFilter, OrganizationScopedAdmin
+from finops.admin import FORM_PAGE_TEMPLATE, OrganizationListFilter, RoleScopedAdmin
 from finops.models import Organization, Role, Team
-from finops.selectors import FxRateMissing, organizations_for_role
+from finops.selectors import FxRateMissing
 from planning.models import Alert, AlertDelivery, Budget, Recommendation, Webhook
 from planning.selectors import budget_status
 from planning.services import BudgetInvalid, alert_acknowledge, budget_save, webhook_save
 
 STATE_COLORS = {"ok": "#2e7d32", "at_risk": "#ef6c00", "over": "#c62828"}
-
-
-class RoleScopedAdmin(OrganizationScopedAdmin):
-    """Rows of the user's organizations; adding, changing and deleting need ``write_role`` in the row's one."""
-
-    write_role: str = Role.ADMIN
-
-    def _writable(self, request: HttpRequest) -> QuerySet[Organization]:
-        return organizations_for_role(user=request.user, min_role=self.write_role)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_staff)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return self._writable(request).exists()
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is None:
-            return self._writable(request).exists()
-        return self._writable(request).filter(pk=obj.organization_id).exists()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_change_permission(request, obj)
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "organization":
-            kwargs["queryset"] = self._writable(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class BudgetForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -155,11 +124,6 @@ class BudgetAdmin(RoleScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("team", "organization")
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "team":
-            kwargs["queryset"] = Team.objects.filter(organization__in=self._writable(request))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     @admin.display(description="Scope")
     def scope(self, budget: Budget) -> str:
         return budget.scope_label()
@@ -236,7 +200,7 @@ class BudgetAdmin(RoleScopedAdmin):
         """Import budgets from a CSV: all rows or none, with each problem's row and column."""
         from planning.budget_csv import BudgetImportError, budgets_import
 
-        writable = self._writable(request)
+        writable = self.writable_organizations(request)
         if not writable.exists():
             raise PermissionDenied
         form = BudgetFileForm(request.POST or None, request.FILES or None, organizations=writable)
@@ -316,7 +280,7 @@ class AlertAdmin(RoleScopedAdmin):
 
     @admin.action(description="Acknowledge the selected alerts")
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
-        allowed = queryset.filter(organization__in=self._writable(request))
+        allowed = queryset.filter(organization__in=self.writable_organizations(request))
         for alert in allowed:
             alert_acknowledge(alert=alert, user=request.user)
         self.message_user(request, f"{allowed.count()} alert(s) acknowledged.")
@@ -349,7 +313,7 @@ class WebhookAdmin(RoleScopedAdmin):
     list_filter = [OrganizationListFilter, "active"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).filter(organization__in=self._writable(request))
+        return super().get_queryset(request).filter(organization__in=self.writable_organizations(request))
 
     def save_model(self, request: HttpRequest, obj: Webhook, form: Any, change: bool) -> None:
         data = form.cleaned_data
