@@ -340,7 +340,7 @@ class MembershipAdmin(RoleScopedAdmin):
             username=user.get_username() if user else None,
             email=form.cleaned_data.get("email") or None,
         )
-        obj.pk = saved.pk
+        obj.pk, obj.user, obj.role = saved.pk, saved.user, saved.role
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         membership_remove(membership=obj, actor=request.user)
@@ -718,8 +718,9 @@ class FxRateAdmin(SharedDataAdmin):
         )
 
 
-class SuperuserOnlyUserAdmin(UserAdmin):
-    """Accounts span every organization: only superusers manage them (members are managed per organization)."""
+class SuperuserOnly:
+    """Accounts and groups span every organization: only superusers manage them (members are managed per
+    organization, on the Memberships page)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
@@ -727,13 +728,22 @@ class SuperuserOnlyUserAdmin(UserAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_module_permission(request)
 
-
-class SuperuserOnlyGroupAdmin(GroupAdmin):
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+
+class SuperuserOnlyUserAdmin(SuperuserOnly, UserAdmin):  # type: ignore[type-arg]
+    pass
+
+
+class SuperuserOnlyGroupAdmin(SuperuserOnly, GroupAdmin):
+    pass
 
 
 for _model, _admin_class in ((get_user_model(), SuperuserOnlyUserAdmin), (Group, SuperuserOnlyGroupAdmin)):

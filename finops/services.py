@@ -10,11 +10,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -102,6 +108,27 @@ def _invitee(email: str) -> User:
     return user
 
 
+def _invitation_send(*, membership: Membership, actor: Caller) -> None:
+    """E-mail a new member a link to set their password (the admin's password-reset page, valid for
+    PASSWORD_RESET_TIMEOUT), once the membership is committed."""
+    user = membership.user
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    inviter = actor.get_username() if isinstance(actor, User) else "an administrator"
+    body = (
+        f"{inviter} invited you to {membership.organization.name} on Tokencast as {membership.role}.\n\n"
+        f"Set your password here, then sign in with the username {user.get_username()}:\n"
+        f"{settings.TOKENCAST_BASE_URL}{path}\n"
+    )
+    subject = f"You are invited to {membership.organization.name} on Tokencast"
+    transaction.on_commit(lambda: send_mail(subject, body, None, [user.email]))
+
+
 @transaction.atomic
 def membership_add(
     *, organization: Organization, actor: Caller, role: str, username: str | None = None, email: str | None = None
@@ -124,7 +151,10 @@ def membership_add(
     else:
         user = _invitee(str(email))
     membership_validate(organization=organization, role=role, user=user)
-    return Membership.objects.create(user=user, organization=organization, role=role)
+    membership = Membership.objects.create(user=user, organization=organization, role=role)
+    if not user.has_usable_password():
+        _invitation_send(membership=membership, actor=actor)
+    return membership
 
 
 @transaction.atomic
