@@ -62,6 +62,8 @@ from finops.services import (
     price_override_delete,
     price_override_save,
     prices_import,
+    team_delete,
+    team_save,
 )
 
 FORM_PAGE_TEMPLATE = "admin/finops/form_page.html"
@@ -235,6 +237,9 @@ class MembershipInline(OrganizationInline):
     fields = ["user", "role"]
     readonly_fields = ["user", "role"]
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin_of(request, obj)
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -264,9 +269,21 @@ class OrganizationAdmin(RoleScopedAdmin):
 
 @admin.register(Team)
 class TeamAdmin(RoleScopedAdmin):
+    """Teams: their organization's admins manage them through ``team_save`` and ``team_delete``."""
+
     list_display = ["name", "organization", "owner_email"]
     list_filter = [OrganizationListFilter]
     search_fields = ["name"]
+
+    def save_model(self, request: HttpRequest, obj: Team, form: Any, change: bool) -> None:
+        save_through_service(request, form, lambda: team_save(team=obj, values={}, actor=request.user))
+
+    def delete_model(self, request: HttpRequest, obj: Team) -> None:
+        team_delete(team=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
+        for team in queryset.select_related("organization"):
+            team_delete(team=team, actor=request.user)
 
 
 class MembershipForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -304,12 +321,17 @@ class MembershipForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(Membership)
 class MembershipAdmin(RoleScopedAdmin):
-    """Members and their roles: only an organization's admins manage them, through the membership services."""
+    """Members and their roles: only an organization's admins see and manage them, through the membership
+    services."""
 
     form = MembershipForm
     list_display = ["user", "email", "organization", "role"]
     list_filter = [OrganizationListFilter, "role"]
     search_fields = ["user__username", "user__email"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        """Members are listed to their organization's admins only, as in the API."""
+        return super().get_queryset(request).filter(organization__in=self.writable_organizations(request))
 
     @admin.display(description="e-mail")
     def email(self, membership: Membership) -> str:
@@ -326,7 +348,7 @@ class MembershipAdmin(RoleScopedAdmin):
         return [(None, {"fields": fields})]
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        _through_service(request, form, lambda: self._save(request, obj, form, change))
+        save_through_service(request, form, lambda: self._save(request, obj, form, change))
 
     def _save(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         if change:
@@ -350,7 +372,7 @@ class MembershipAdmin(RoleScopedAdmin):
             membership_remove(membership=membership, actor=request.user)
 
 
-def _through_service(request: HttpRequest, form: Any, save: Callable[[], object]) -> None:
+def save_through_service(request: HttpRequest, form: Any, save: Callable[[], object]) -> None:
     """Run a service from ``save_model``; a rule it refuses is shown on the page instead of a server error.
 
     The forms check the same rules first, so this only catches what changed in between (a race)."""
@@ -682,7 +704,7 @@ class PriceOverrideAdmin(RoleScopedAdmin):
     readonly_fields = ["created_by", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: PriceOverride, form: Any, change: bool) -> None:
-        _through_service(request, form, lambda: price_override_save(override=obj, user=request.user))
+        save_through_service(request, form, lambda: price_override_save(override=obj, user=request.user))
 
     def delete_model(self, request: HttpRequest, obj: PriceOverride) -> None:
         price_override_delete(override=obj, user=request.user)

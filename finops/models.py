@@ -125,6 +125,7 @@ class ModelAlias(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "provider", "model_raw"], name="uniq_model_alias")
         ]
+        verbose_name_plural = "model aliases"
 
     def __str__(self) -> str:
         return f"{self.provider or '*'}:{self.model_raw} -> {self.model}"

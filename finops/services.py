@@ -3,7 +3,7 @@ book (list prices with their change log, price-file and FX-file imports)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -102,7 +102,12 @@ def _invitee(email: str) -> User:
     existing = User.objects.filter(email__iexact=email).order_by("pk").first()
     if existing is not None:
         return existing
-    user = User(username=email.lower()[:150], email=email, is_staff=True)
+    username = email.lower()[:150]
+    suffix = 1
+    while User.objects.filter(username=username).exists():
+        suffix += 1
+        username = f"{email.lower()[:140]}-{suffix}"
+    user = User(username=username, email=email, is_staff=True)
     user.set_unusable_password()
     user.save()
     return user
@@ -199,6 +204,28 @@ def price_override_delete(*, override: PriceOverride, user: Caller) -> None:
     with transaction.atomic():
         override.delete()
         send_prices_changed(organization_id=organization_id)
+
+
+def team_save(*, team: Team, values: Mapping[str, Any], actor: Caller) -> Team:
+    """Create or change a team (organization admins only): name, slug (made from the name when not given;
+    unique in the organization) and owner e-mail."""
+    role_require(user=actor, organization=team.organization, min_role=Role.ADMIN)
+    team.name = values.get("name", team.name)
+    team.slug = values.get("slug") or team.slug or slugify(team.name)
+    team.owner_email = values.get("owner_email", team.owner_email)
+    if not team.slug:
+        raise ValidationError({"slug": "give a slug: the name has no letters or digits to make one"})
+    if Team.objects.filter(organization=team.organization, slug=team.slug).exclude(pk=team.pk).exists():
+        raise ValidationError({"slug": f"{team.organization.slug} already has a team {team.slug!r}"})
+    team.full_clean()
+    team.save()
+    return team
+
+
+def team_delete(*, team: Team, actor: Caller) -> None:
+    """Delete a team (organization admins only); its rules go with it and its ledger rows become unallocated."""
+    role_require(user=actor, organization=team.organization, min_role=Role.ADMIN)
+    team.delete()
 
 
 @transaction.atomic

@@ -1,17 +1,23 @@
 """Root URLs: admin, REST API v1, OpenAPI schema and docs."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from finops.api.auth import TokenLoginView
+from finops.api.members import MemberViewSet
 from finops.api.prices import PriceHistoryView, PricesInForceView
+from finops.api.teams import TeamViewSet
 from finops.api.views import OrganizationListView
+from forecasting.api.scenarios import PriceScenarioViewSet
 from forecasting.api.views import ForecastRunViewSet
+from ingest.api.allocation import AllocationRuleViewSet
 from ingest.api.reconciliation import ReconciliationView
-from ingest.api.views import UploadViewSet, UsageSummaryView
+from ingest.api.usage import UsageSummaryView
+from ingest.api.views import UploadViewSet
 from planning.api.views import AlertViewSet, BudgetViewSet, RecommendationViewSet, WebhookViewSet
 
 router = DefaultRouter()
@@ -21,9 +27,22 @@ router.register("budgets", BudgetViewSet, basename="budget")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("recommendations", RecommendationViewSet, basename="recommendation")
+router.register("teams", TeamViewSet, basename="team")
+router.register("members", MemberViewSet, basename="member")
+router.register("allocation-rules", AllocationRuleViewSet, basename="allocation-rule")
+router.register("scenarios", PriceScenarioViewSet, basename="scenario")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The admin's "forgotten password" pages, which also let an invited member set their first password.
+    path("admin/password_reset/", auth_views.PasswordResetView.as_view(), name="admin_password_reset"),
+    path("admin/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "admin/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("admin/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(router.urls)),
     path("api/v1/organizations/", OrganizationListView.as_view(), name="organization-list"),
@@ -31,7 +50,11 @@ urlpatterns = [
     path("api/v1/prices/", PricesInForceView.as_view(), name="prices-in-force"),
     path("api/v1/prices/history/", PriceHistoryView.as_view(), name="price-history"),
     path("api/v1/reconciliation/", ReconciliationView.as_view(), name="reconciliation"),
-    path("api/v1/auth/token/", obtain_auth_token, name="auth-token"),
+    path("api/v1/auth/token/", TokenLoginView.as_view(), name="auth-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+# JSON in the API's error shape under /api/ (Django's pages elsewhere).
+handler404 = "finops.api.errors.page_not_found"
+handler500 = "finops.api.errors.server_error"

@@ -6,13 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from finops.admin import OrganizationListFilter, RoleScopedAdmin, SharedDataAdmin
+from finops.admin import OrganizationListFilter, RoleScopedAdmin, SharedDataAdmin, save_through_service
 from finops.models import Role
+from forecasting.admin_start import forecast_start_urls
 from forecasting.charts import forecast_chart_svg
 from forecasting.models import ForecastRun, ForecastSeries, PriceScenario, PriceTrendFit
 from forecasting.selectors import forecast_history_window, forecast_levels, forecast_monthly
+from forecasting.services import price_scenario_delete, price_scenario_save
 from ingest.selectors import usage_daily_tokens
 
 
@@ -72,6 +75,9 @@ class ForecastRunAdmin(RoleScopedAdmin):
     def progress(self, run: ForecastRun) -> str:
         failed = f", {run.series_failed} failed" if run.series_failed else ""
         return f"{run.series_done}/{run.series_total}{failed}"
+
+    def get_urls(self) -> list[Any]:
+        return [*forecast_start_urls(self), *super().get_urls()]
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
@@ -135,6 +141,16 @@ class PriceScenarioAdmin(RoleScopedAdmin):
         "elasticity",
     ]
     list_filter = [OrganizationListFilter]
+
+    def save_model(self, request: HttpRequest, obj: PriceScenario, form: Any, change: bool) -> None:
+        save_through_service(request, form, lambda: price_scenario_save(scenario=obj, values={}, actor=request.user))
+
+    def delete_model(self, request: HttpRequest, obj: PriceScenario) -> None:
+        price_scenario_delete(scenario=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PriceScenario]) -> None:
+        for scenario in queryset.select_related("organization"):
+            price_scenario_delete(scenario=scenario, actor=request.user)
 
 
 @admin.register(PriceTrendFit)

@@ -59,6 +59,11 @@ def resolve_scenario(*, name: str, organization: Organization | None = None) -> 
         )
         choices = ", ".join([*projection.SCENARIOS, *own])
         raise ValueError(f"unknown scenario {name!r}; expected one of {choices}")
+    return scenario_projection(custom)
+
+
+def scenario_projection(custom: PriceScenario) -> projection.Scenario:
+    """An organization's stored scenario as the projection reads it (ValueError when its values are unusable)."""
     return projection.Scenario(
         name=custom.name,
         stay_annual_drift=custom.stay_annual_drift,

@@ -21,7 +21,7 @@ cached-input or batch share, or another scenario, so it can be compared side by 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,13 +31,15 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from finops.models import Organization
-from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastScope, ForecastSeries
-from forecasting.pricing import LeafPricer
+from finops.models import Organization, Role
+from finops.selectors import role_require
+from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, ForecastScope, ForecastSeries, PriceScenario
+from forecasting.pricing import LeafPricer, scenario_projection
 from forecasting.signals import forecast_run_succeeded
 from ingest.selectors import usage_daily_by_leaf
 
@@ -694,3 +696,38 @@ def forecast_refresh_all(*, trigger: str = ForecastRun.Trigger.NIGHTLY) -> list[
     return [
         forecast_run_create(organization=organization, trigger=trigger) for organization in organizations_with_usage()
     ]
+
+
+SCENARIO_WRITE_ROLE = Role.ANALYST
+SCENARIO_PARAMETERS = (
+    "stay_annual_drift",
+    "follow_tier_annual_drift",
+    "commodity_lag_months",
+    "commodity_annual_factor",
+    "mid_lag_months",
+    "mid_annual_factor",
+    "frontier_lag_months",
+    "frontier_annual_factor",
+    "elasticity",
+)
+
+
+def price_scenario_save(*, scenario: PriceScenario, values: Mapping[str, Any], actor: Any) -> PriceScenario:
+    """Check the caller's role and the values (as the projection will read them; name unique), then save."""
+    role_require(user=actor, organization=scenario.organization, min_role=SCENARIO_WRITE_ROLE)
+    for name in ("name", "description", *SCENARIO_PARAMETERS):
+        if name in values:
+            setattr(scenario, name, values[name])
+    try:
+        scenario_projection(scenario)
+    except ValueError as error:
+        raise ValidationError(str(error)) from error
+    scenario.full_clean()
+    scenario.save()
+    return scenario
+
+
+def price_scenario_delete(*, scenario: PriceScenario, actor: Any) -> None:
+    """Delete an organization's scenario (analysts and up); runs that used it keep its name."""
+    role_require(user=actor, organization=scenario.organization, min_role=SCENARIO_WRITE_ROLE)
+    scenario.delete()

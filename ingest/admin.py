@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -16,6 +17,7 @@ from django.utils.safestring import mark_safe
 from finops.admin import OrganizationListFilter, RoleScopedAdmin
 from finops.models import AllocationRule, ModelAlias, Organization, Role
 from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_role
+from ingest.admin_allocation import allocation_preview_urls
 from ingest.allocation import (
     allocation_rule_delete,
     allocation_rule_save,
@@ -40,9 +42,11 @@ class UploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organization"].queryset = organizations_for_role(  # type: ignore[attr-defined]
-            user=user, min_role=Role.ANALYST
-        )
+        organizations = organizations_for_role(user=user, min_role=Role.ANALYST)
+        self.fields["organization"].queryset = organizations  # type: ignore[attr-defined]
+        only = list(organizations[:2])
+        if len(only) == 1:  # a member of one organization starts with it chosen
+            self.fields["organization"].initial = only[0].slug
 
 
 @admin.register(Upload)
@@ -108,7 +112,9 @@ class UploadAdmin(RoleScopedAdmin):
         return HttpResponseRedirect(reverse("admin:ingest_upload_upload"))
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
-        """Upload form: the file is checked at once; ingest runs on the worker."""
+        """Upload form: the file is checked at once; ingest runs on the worker. Analysts and admins only."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             organization = form.cleaned_data["organization"]
@@ -150,6 +156,7 @@ class AllocationRuleForm(forms.ModelForm):  # type: ignore[type-arg]
         if cleaned.get("organization") and cleaned.get("team"):
             proposed = AllocationRule(**{name: cleaned.get(name) for name in self.Meta.fields})
             proposed.pk = self.instance.pk
+            proposed._state.adding = self.instance.pk is None
             allocation_rule_validate(rule=proposed)
         return cleaned
 
@@ -174,6 +181,9 @@ class AllocationRuleAdmin(RoleScopedAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AllocationRule]) -> None:
         for rule in queryset.select_related("organization"):
             allocation_rule_delete(rule=rule, user=request.user)
+
+    def get_urls(self) -> list[Any]:
+        return [*allocation_preview_urls(self), *super().get_urls()]
 
 
 @admin.register(ModelAlias)

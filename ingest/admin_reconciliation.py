@@ -24,7 +24,7 @@ from ingest.models import LedgerEntry
 from ingest.reconciliation import DEFAULT_THRESHOLD, ReconciliationLine, ledger_reconciliation
 from ingest.selectors import TOKEN_TYPES
 
-FORM_PAGE_TEMPLATE = "admin/finops/form_page.html"
+RECONCILIATION_TEMPLATE = "admin/ingest/reconciliation.html"
 
 
 class ReconciliationForm(forms.Form):
@@ -122,7 +122,7 @@ class LedgerEntryReconciliationAdmin(LedgerEntryAdmin):
             "submit_label": "Reconcile",
             "result": result,
         }
-        return TemplateResponse(request, FORM_PAGE_TEMPLATE, context)
+        return TemplateResponse(request, RECONCILIATION_TEMPLATE, context)
 
 
 admin.site.unregister(LedgerEntry)

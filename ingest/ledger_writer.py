@@ -3,6 +3,10 @@
 Used inside the ingest transaction of ``ingest.services.upload_ingest``. The row path takes the
 canonical records any parser yields; ``write_usage_batches`` takes the column batches of the OpenAI
 usage export's fast path (``ingest.parsers.openai_columnar``) and writes the same lines.
+
+Parsers refuse the cells the ledger's columns cannot hold; what they compute (a sum of counts, a cost plus its
+credits) and the costs estimated here are checked where records become lines: a record beyond the columns is
+an IngestError with its source row, never a database error half-way through the COPY.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import threading
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from operator import attrgetter
 from typing import TypeVar
 
@@ -26,7 +30,17 @@ from finops.selectors import PriceBook
 from ingest.models import BILLED_COST_BASES, LEDGER_SLOTS, CostBasis, LedgerLine, Upload, slot_field
 from ingest.normalize import normalize_model
 from ingest.parsers import CanonicalRecord
-from ingest.parsers.openai_columnar import TOKEN_TYPES, UsageLineBatch
+from ingest.parsers.base import (
+    LEDGER_COST_BOUND,
+    MAX_ERRORS,
+    MAX_LEDGER_COUNT,
+    MIN_LEDGER_COUNT,
+    IngestError,
+    RowError,
+    cost_out_of_range,
+    count_out_of_range,
+)
+from ingest.parsers.openai_columnar import TOKEN_TYPES, NotColumnar, UsageLineBatch
 
 T = TypeVar("T")
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -34,6 +48,12 @@ PRICE_CACHE_KEYS = 4096  # list prices per token kept by LedgerBuilder (an expor
 PIPELINE_BATCHES = 2  # batches of the fast path waiting between two of its stages
 BULK_CHUNK_ROWS = 5000
 MONEY_QUANTUM = Decimal("0.0000000001")
+# Room to round any estimate of a count the ledger holds (19 digits) times a price to 10 decimals, so that an
+# estimate beyond the cost column is refused by the range check instead of failing in quantize().
+ESTIMATE_CONTEXT = Context(prec=60)
+# The fast path's costs are whole 1e-10 USD: the ledger's numeric(24, 10) takes fewer than 10^24 of them.
+COST_UNITS_BOUND = 10**24
+INT64_MAX = int(np.iinfo(np.int64).max)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the period of a stand-in record (streams only)
 
 
@@ -96,7 +116,7 @@ def per_token(usd_per_million: Decimal) -> Decimal:
 
 def estimate(quantity: int, usd_per_token: Decimal) -> Decimal:
     """The list-price cost of ``quantity`` tokens, to the ledger's 10 decimals (half up, as PostgreSQL rounds)."""
-    return (quantity * usd_per_token).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+    return (quantity * usd_per_token).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP, context=ESTIMATE_CONTEXT)
 
 
 class Tally:
@@ -299,32 +319,66 @@ class _Line:
     requests_slot: int | None = None
 
 
+def _range_errors(record: CanonicalRecord, cost: Decimal | None, basis: str) -> list[RowError]:
+    """What of ``record`` (its quantity, requests and cost or estimated cost) the ledger's columns cannot hold."""
+    found = []
+    if (beyond := count_out_of_range(record.quantity, record.unit)) is not None:
+        found.append(f"the {record.token_type} {record.unit} of the row, {record.quantity:,}, {beyond}")
+    if record.requests is not None and (beyond := count_out_of_range(record.requests, "requests")) is not None:
+        found.append(f"the requests of the row, {record.requests:,}, {beyond}")
+    if cost is not None and (beyond := cost_out_of_range(cost)) is not None:
+        estimated = " (estimated from the list price)" if basis == CostBasis.ESTIMATED else ""
+        found.append(f"the {record.token_type} cost of the row, {cost:,} {record.currency}{estimated}, {beyond}")
+    return [RowError(row=record.source_row, message=message) for message in found]
+
+
 def _lines(records: Iterable[CanonicalRecord], builder: LedgerBuilder) -> Iterator[_Line]:
     """Gather consecutive records into ledger lines: a record joins the line before it when it comes from
     the same source row, period and stream, its token type's slot is still free and it does not bring a
-    second request count; otherwise it starts a line of its own. Every record lands in exactly one slot."""
+    second request count; otherwise it starts a line of its own. Every record lands in exactly one slot.
+
+    Once a record is beyond the ledger's columns (``_range_errors``) no more lines are made; the records that
+    follow are still checked, and IngestError lists them all (after the parser's own errors when it raised)."""
     shared_of, period_of, cost_of = builder.shared, builder.period, builder.cost
+    errors: list[RowError] = []
     line: _Line | None = None
-    for record in records:
-        shared = shared_of(record)
-        period = period_of(record)
-        cost, basis = cost_of(record, shared.model, period.day)
-        slot = SLOT_NUMBERS[record.token_type]
-        requests = record.requests
-        if (
-            line is None
-            or line.source_row != record.source_row
-            or line.shared is not shared
-            or line.period is not period
-            or line.slots[slot] is not None
-            or (requests is not None and line.requests is not None)
-        ):
-            if line is not None:
-                yield line
-            line = _Line(record.source_row, shared, period, [None] * SLOT_COUNT)
-        line.slots[slot] = (record.quantity, cost, basis)
-        if requests is not None:
-            line.requests, line.requests_slot = requests, slot
+    try:
+        for record in records:
+            quantity, requests = record.quantity, record.requests
+            # Counts first: a count beyond bigint is not priced.
+            if not MIN_LEDGER_COUNT <= quantity <= MAX_LEDGER_COUNT or (
+                requests is not None and not MIN_LEDGER_COUNT <= requests <= MAX_LEDGER_COUNT
+            ):
+                errors.extend(_range_errors(record, None, ""))
+            else:
+                shared = shared_of(record)
+                period = period_of(record)
+                cost, basis = cost_of(record, shared.model, period.day)
+                if cost is not None and not -LEDGER_COST_BOUND < cost < LEDGER_COST_BOUND:
+                    errors.extend(_range_errors(record, cost, basis))
+            if errors:
+                if len(errors) >= MAX_ERRORS:
+                    break
+                continue
+            slot = SLOT_NUMBERS[record.token_type]
+            if (
+                line is None
+                or line.source_row != record.source_row
+                or line.shared is not shared
+                or line.period is not period
+                or line.slots[slot] is not None
+                or (requests is not None and line.requests is not None)
+            ):
+                if line is not None:
+                    yield line
+                line = _Line(record.source_row, shared, period, [None] * SLOT_COUNT)
+            line.slots[slot] = (quantity, cost, basis)
+            if requests is not None:
+                line.requests, line.requests_slot = requests, slot
+    except IngestError as error:
+        raise IngestError([*error.errors, *errors][:MAX_ERRORS]) from error
+    if errors:
+        raise IngestError(errors[:MAX_ERRORS])
     if line is not None:
         yield line
 
@@ -434,6 +488,14 @@ def _cost_units(quantities: np.ndarray, units_per_token: list[Decimal | None], p
     return (products + divisor // 2) // divisor
 
 
+def _exact_sum(values: np.ndarray) -> int:
+    """The sum of non-negative integers (int64, or Python integers in an object array) as a Python int: numpy's
+    int64 sum wraps past 2**63 without a word."""
+    if values.dtype != object and len(values) and int(values.max()) > INT64_MAX // len(values):
+        return sum(values.tolist())
+    return int(values.sum())
+
+
 def _combined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Distinct combinations of several code columns (non-negative ints, one per row), by hashing.
 
@@ -452,7 +514,10 @@ def _combined(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
     """A batch of the usage export's lines as COPY text, the same lines ``_copy_line`` renders for the
-    records the row parser yields; counts every record in the builder's tally."""
+    records the row parser yields; counts every record in the builder's tally.
+
+    NotColumnar when a cost estimated here is beyond the ledger's cost column: the row path then reads the file
+    and refuses the row in its words (``_lines``). The quantities are int64, which bigint holds."""
     tally = builder.tally
     dimensions = (batch.model_raw, batch.service_tier, batch.project, batch.api_key, batch.user_id)
     streams, stream_of = _combined([column.codes for column in dimensions])
@@ -511,13 +576,16 @@ def usage_batch_text(batch: UsageLineBatch, builder: LedgerBuilder) -> str:
         priced_keys = np.array([price is not None for price in prices], dtype=bool)
         priced = mask & priced_keys[key_of]
         units = _cost_units(np.where(priced, quantity, 0), prices, key_of)
-        tally.tokens[token_type] += int(quantity.sum())
+        # Only products past int64 (Python integers) can reach the bound.
+        if units.dtype == object and max(units.tolist(), default=0) >= COST_UNITS_BOUND:
+            raise NotColumnar(f"an estimated {token_type} cost beyond the ledger's cost column")
+        tally.tokens[token_type] += _exact_sum(quantity)
         estimated = int(priced.sum())
         tally.estimated_records += estimated
         tally.unpriced_records += int(mask.sum()) - estimated
         tally.records += int(mask.sum())
         if estimated:
-            total = Decimal(int(units.sum())).scaleb(-10)
+            total = Decimal(_exact_sum(units)).scaleb(-10)
             tally.cost["USD"] = tally.cost["USD"] + total if "USD" in tally.cost else Decimal(0) + total
             estimated_periods.update(np.unique(period_of[priced]).tolist())
         slot_text = np.full(len(batch), EMPTY_SLOT, dtype=object)

@@ -1,7 +1,9 @@
 """Uploads and the usage ledger: stored one line per source row (``LedgerLine``), read one record per
-period x model x token type x dimension set (``LedgerEntry``, a view)."""
+period x model x token type x dimension set (``LedgerEntry``, a view), and added up per day (``UsageDaily``)."""
 
 from __future__ import annotations
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -191,3 +193,68 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.provider}/{self.model} {self.token_type} {self.quantity}"
+
+
+class UsageDaily(models.Model):
+    """The ledger added up per organization, day, provider, model, team, token type and currency: the daily rollup
+    every usage total reads (``ingest.selectors.usage_summary``), instead of the ledger's millions of lines.
+
+    Kept equal to the ledger by ``ingest.rollup.usage_rollup_refresh``, which every service that changes ledger
+    lines calls in the same transaction for the days it touched (ingest, replacing and superseding rows,
+    re-allocation, re-normalization, re-pricing, upload deletion). ``tokens`` counts what the ledger's totals
+    count as tokens (records of a token type other than ``other``, in unit ``tokens``); ``cost`` only the
+    cost bases that count (``COUNTED_COST_BASES``: a superseded estimate is left out), in the records' own
+    ``currency``; ``records`` the ledger entries added up. Rows are deleted and written again for a range of
+    days, never updated, so there is no unique key: a team deleted later (SET_NULL, as on the ledger) may leave
+    two rows for the same key, which add up the same.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    date = models.DateField()
+    provider = models.CharField(max_length=60)
+    model = models.CharField(max_length=160)
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    token_type = models.CharField(max_length=16, choices=TokenType.choices)
+    currency = models.CharField(max_length=3, default="USD")
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=28, decimal_places=10, default=0)
+    records = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "usage daily"
+        indexes = [
+            models.Index(fields=["organization", "date"]),
+            models.Index(fields=["organization", "model", "date"]),
+            models.Index(fields=["organization", "team", "date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.provider}/{self.model} {self.token_type} {self.tokens}"
+
+
+class UsageRollupState(models.Model):
+    """Per organization: the version of its daily rollup, a new random one at every refresh, and the currencies
+    its costs are in.
+
+    Read on every usage request: the version keys cached totals (any ledger change makes a new one, so a cached
+    answer is never stale, in any process), the currencies say whether totals need converting. Its row is also
+    the lock that makes two refreshes of one organization take turns (``ingest.rollup``).
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.UUIDField(default=uuid.uuid4)
+    currencies = models.JSONField(default=list, blank=True)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"usage rollup of organization {self.organization_id}: {self.version}"

@@ -33,8 +33,9 @@ from ingest.ledger_writer import (
     write_usage_batches,
 )
 from ingest.models import BILLED_COST_BASES, LEDGER_SLOTS, CostBasis, LedgerEntry, LedgerLine, Upload, slot_field
-from ingest.parsers import IngestError, ParseStats, RowError, detect_format, openai, parse_export
+from ingest.parsers import IngestError, ParseStats, RowError, detect_format, detect_upload_format, openai, parse_export
 from ingest.parsers.openai_columnar import NotColumnar, usage_export_batches
+from ingest.rollup import usage_rollup_refresh
 from ingest.signals import upload_succeeded
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,23 @@ COPY_CHUNK_BYTES = 1024 * 1024
 ACTIVE_STATUSES = (Upload.Status.QUEUED, Upload.Status.RUNNING, Upload.Status.SUCCEEDED)
 
 
+STORED_NAME_CHARS = 50
+"""The original name is kept in ``Upload.original_name``; the stored file's name keeps only this many of its
+characters (the start and the extensions), so any name fits ``Upload.file``'s 100 characters."""
+
+
+def _stored_name(filename: str) -> str:
+    name = get_valid_filename(filename) or "upload"
+    if len(name) <= STORED_NAME_CHARS:
+        return name
+    stem, dot, extensions = name.partition(".")
+    extensions = (dot + extensions)[-20:]
+    return stem[: STORED_NAME_CHARS - len(extensions)] + extensions
+
+
 def _store_stream(source: IO[bytes], filename: str) -> tuple[Path, str, int]:
     """Copy the incoming bytes under MEDIA_ROOT while hashing; enforce the size limit."""
-    relative = Path("uploads") / timezone.now().strftime("%Y/%m") / f"{uuid.uuid4().hex}_{get_valid_filename(filename)}"
+    relative = Path("uploads") / timezone.now().strftime("%Y/%m") / f"{uuid.uuid4().hex}_{_stored_name(filename)}"
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -79,12 +94,15 @@ def upload_create(
 
     Raises IngestError (nothing kept) when the file is empty, binary, too large or of no known
     format. The same bytes uploaded again give an Upload with status ``duplicate`` and change nothing.
+    Detection here reads a bounded part of the file (``detect_upload_format``): a JSON document over
+    DETECT_MAX_BYTES is checked on its first bytes, queued with no format, and detected by the worker.
     """
+
     relative, sha256, size = _store_stream(source, filename)
     absolute = Path(settings.MEDIA_ROOT) / relative
     try:
-        module = detect_format(absolute, format_name, max_expanded_bytes=settings.UPLOAD_MAX_EXPANDED_BYTES)
-    except IngestError:
+        module = detect_upload_format(absolute, format_name, max_expanded_bytes=settings.UPLOAD_MAX_EXPANDED_BYTES)
+    except BaseException:  # whatever stops the upload here, the file is not kept
         absolute.unlink(missing_ok=True)
         raise
     with transaction.atomic():
@@ -99,12 +117,13 @@ def upload_create(
             original_name=filename,
             sha256=sha256,
             size_bytes=size,
-            format=module.NAME,
+            format=module.NAME if module is not None else (format_name or ""),
             created_by=user if isinstance(user, User) else None,
         )
         upload.file.name = str(relative)
         if original is not None:
             upload.status = Upload.Status.DUPLICATE
+            upload.format = upload.format or original.format
             upload.duplicate_of = original
             upload.finished_at = timezone.now()
             upload.summary = {"duplicate_of": original.pk, "records": 0, "note": "same bytes already loaded"}
@@ -140,6 +159,7 @@ def ledger_reallocate(*, organization: Organization) -> int:
             else:
                 matching = lines.filter(**{rule.dimension: rule.value})
             matching.filter(team=None).update(team=rule.team)
+        usage_rollup_refresh(organization=organization)
         return LedgerEntry.objects.filter(organization=organization, team__isnull=False).count()
 
 
@@ -155,6 +175,8 @@ def ledger_renormalize_models(*, organization: Organization) -> int:
             model = model_for(aliases, provider, model_raw)
             changed += entries.filter(provider=provider, model_raw=model_raw).exclude(model=model).count()
             lines.filter(provider=provider, model_raw=model_raw).exclude(model=model).update(model=model)
+        if changed:
+            usage_rollup_refresh(organization=organization)
     return changed
 
 
@@ -183,6 +205,7 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
         by_price.setdefault((provider, model, model_raw, token_type, service_tier, price), []).append(day)
     counts = {"estimated": 0, "unpriced": 0, "superseded": 0}
     estimated_days: dict[str, set[date]] = {}
+    touched_days: set[date] = set()
     lines = LedgerLine.objects.filter(organization=organization)
     with transaction.atomic():
         for (provider, model, model_raw, token_type, service_tier, price), days in by_price.items():
@@ -198,6 +221,7 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
                 service_tier=service_tier,
                 date__in=days,
             )
+            touched_days.update(days)
             if price is None:
                 counts["unpriced"] += rows.update(**{cost_field: None, basis_field: CostBasis.UNKNOWN})
             else:
@@ -213,6 +237,8 @@ def ledger_reestimate_costs(*, organization: Organization, prices: PriceBook | N
             )
             if billed_days:
                 counts["superseded"] += _supersede(lines.filter(provider=provider, date__in=billed_days))
+        if touched_days:
+            usage_rollup_refresh(organization=organization, date_from=min(touched_days), date_to=max(touched_days))
     return counts
 
 
@@ -380,6 +406,11 @@ def upload_ingest(*, upload_id: int) -> Upload:
                 upload=upload, source_format=module.NAME, days=tally.days, units=tally.units, parts=stats.source_parts
             )
             superseded = _supersede_estimates(upload=upload, tally=tally)
+            if tally.days:
+                # Rows replaced and estimates superseded lie on the upload's own days too.
+                usage_rollup_refresh(
+                    organization=upload.organization, date_from=min(tally.days), date_to=max(tally.days)
+                )
             date_from, date_to = tally.date_range()
             upload.status = Upload.Status.SUCCEEDED
             upload.format = module.NAME

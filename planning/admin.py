@@ -485,3 +485,6 @@ class RecommendationAdmin(RoleScopedAdmin):
             "submit_label": label,
         }
         return TemplateResponse(request, FORM_PAGE_TEMPLATE, context)
+
+
+from planning import admin_pages  # noqa: E402, F401  (the dashboard on the index and the model pages)

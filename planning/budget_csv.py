@@ -38,6 +38,7 @@ from django.db.models import QuerySet
 
 from finops.catalog import FileError, FileRejected, text_lines
 from finops.models import Organization
+from finops.spreadsheet import formula_escape, formula_unescape
 from planning.models import Budget
 from planning.services import BUDGET_FIELDS, BudgetInvalid, budget_clean, budget_save
 
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("name", "starts_on", "amount")
 MAX_ROWS = 10_000
 MAX_REPORTED_ERRORS = 50
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = "; "
 _EXPECTED = ",".join(BUDGET_FIELDS)
 
@@ -89,16 +89,6 @@ class _Row:
     @property
     def name(self) -> str:
         return self.cells.get("name", "").strip()
-
-
-def formula_escape(value: str) -> str:
-    """The cell as the export writes it: with a leading single quote when a spreadsheet would run it."""
-    return "'" + value if value.lstrip("'").startswith(FORMULA_STARTS) else value
-
-
-def formula_unescape(value: str) -> str:
-    """The cell as the export read it: the one quote ``formula_escape`` added taken off again."""
-    return value[1:] if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS) else value
 
 
 def _budget_cells(budget: Budget) -> dict[str, str]:

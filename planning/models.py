@@ -202,6 +202,7 @@ class AlertDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "alert deliveries"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["alert", "channel", "target", "event"], name="uniq_alert_delivery")

@@ -110,6 +110,29 @@ CASES = [
         last_line=r"^wall time \d+s for (\d+) cut-offs$",
         timeout=420,
     ),
+    # The read API (benchmarks/api.py): gunicorn serves every endpoint to 20 clients; the rollup agrees with the
+    # ledger; --json puts the figures on the last line.
+    Benchmark(
+        "api.py",
+        ("--quick", "--json"),
+        figures=(
+            rf"^rollup refresh of bench \(whole organization\): {FIGURE}s, [\d,]+ rows .* equal the ledger's$",
+            r"^usage by month x team in process \([\d,]+ groups, tokens and records equal\): .* ratio [\d,]+\.\d$",
+            *(
+                rf"^{endpoint} +{FIGURE} +{FIGURE} +{FIGURE} +{FIGURE} +{FIGURE} +{FIGURE} +0 "
+                for endpoint in (
+                    "baseline_organizations",
+                    "usage_month_team",
+                    "usage_day_model",
+                    "forecast_latest",
+                    "budget_status",
+                    "recommendations",
+                )
+            ),
+        ),
+        last_line=r'^\{.*"usage_month_team": \{"p50_ms": [\d.]+, "p95_ms": (\d+\.\d+), "rps": \d+\.\d+',
+        timeout=420,
+    ),
 ]
 
 

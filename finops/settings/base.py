@@ -120,6 +120,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tokencast@localhost")
+# Where people reach this service: links in e-mails (invitations, alerts) start with it.
+TOKENCAST_BASE_URL = env.str("TOKENCAST_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Celery: eager in-process unless a broker is configured.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
@@ -165,16 +167,41 @@ CELERY_BEAT_SCHEDULE = {
 FORECAST_REFRESH_AFTER_INGEST = env.bool("FORECAST_REFRESH_AFTER_INGEST", default=not CELERY_TASK_ALWAYS_EAGER)
 FORECAST_REFRESH_DEBOUNCE_SECONDS = env.int("FORECAST_REFRESH_DEBOUNCE_SECONDS", default=300)
 
+# Cache: request throttles count here. CACHE_URL (e.g. redis://host:6379/1) shares the counts between processes
+# and machines; the default keeps them per process.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "finops.api.schema.ApiAutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "finops.api.pagination.ApiPagination",
     "PAGE_SIZE": 100,
+    # ?format=csv / ?format=xlsx export any list or summary; the override is read from the query string only.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+        "finops.api.renderers.CSVRenderer",
+        "finops.api.renderers.XLSXRenderer",
+    ],
+    "URL_FORMAT_OVERRIDE": "format",
+    "EXCEPTION_HANDLER": "finops.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["finops.api.throttling.UserThrottle", "finops.api.throttling.AnonThrottle"],
+    # "N/second|minute|hour|day"; each has an environment override.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("THROTTLE_USER_RATE", default="6000/hour"),
+        "anon": env.str("THROTTLE_ANON_RATE", default="300/hour"),
+        "login": env.str("THROTTLE_LOGIN_RATE", default="10/minute"),
+        "forecast_create": env.str("THROTTLE_FORECAST_CREATE_RATE", default="30/hour"),
+        "upload_create": env.str("THROTTLE_UPLOAD_CREATE_RATE", default="300/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tokencast API",
@@ -184,6 +211,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "finops.models.CURRENCY_CHOICES",
+        "ForecastRunStatusEnum": "forecasting.models.ForecastRun.Status",
+        "UploadStatusEnum": "ingest.models.Upload.Status",
+    },
 }
 
 LOGGING = {

@@ -1,23 +1,26 @@
-"""Upload and usage endpoints: POST a file (202, ingested by a worker), read status and totals."""
+"""Upload endpoints: POST a file (202, ingested by a worker), read its status (usage totals: ``ingest.api.usage``)."""
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Any
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from finops.api.errors import InputRejected
+from finops.api.throttling import UPLOAD_CREATE_SCOPE, AnonThrottle, CreateThrottle, UserThrottle
 from finops.models import Organization, Role
+from finops.money import money_str
 from finops.permissions import organization_from_request
 from ingest.models import Upload
 from ingest.parsers import FORMATS, IngestError
-from ingest.selectors import SUMMARY_FIELDS, uploads_for_user, usage_summary
-from ingest.services import upload_create
+from ingest.selectors import uploads_for_user
+from ingest.services import upload_create, upload_delete
 
 
 class UploadInputSerializer(serializers.Serializer[None]):
@@ -30,6 +33,7 @@ class UploadOutputSerializer(serializers.ModelSerializer[Upload]):
     organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    summary = serializers.SerializerMethodField()
 
     class Meta:
         model = Upload
@@ -49,13 +53,35 @@ class UploadOutputSerializer(serializers.ModelSerializer[Upload]):
             "finished_at",
         ]
 
+    def get_summary(self, upload: Upload) -> dict[str, Any]:
+        """What the ingest did; ``cost`` per currency rounded to its minor unit, ``cost_exact`` as summed."""
+        summary = dict(upload.summary or {})
+        if isinstance(summary.get("cost"), dict):
+            summary["cost_exact"] = summary["cost"]
+            summary["cost"] = {currency: money_str(amount, currency) for currency, amount in summary["cost"].items()}
+        return summary
+
+
+class UploadFilter(django_filters.FilterSet):
+    organization = django_filters.CharFilter(field_name="organization__slug", help_text="An organization's slug.")
+    # Not "format": ?format= picks the answer's format (json, csv, xlsx).
+    file_format = django_filters.CharFilter(field_name="format", help_text="The detected export format.")
+
+    class Meta:
+        model = Upload
+        fields = ["organization", "status", "file_format"]
+
 
 class UploadViewSet(ReadOnlyModelViewSet[Upload]):
-    """Uploads of your organizations. POST a file to ingest it; poll GET until status is final."""
+    """Uploads of your organizations. POST a file to ingest it (analysts); poll GET until status is final;
+    DELETE removes an upload and its ledger rows (admins)."""
 
     serializer_class = UploadOutputSerializer
     parser_classes = [MultiPartParser, FormParser]
-    filterset_fields = ["status", "format"]
+    filterset_class = UploadFilter
+    ordering_fields = ["id", "created_at", "finished_at", "original_name", "size_bytes", "status"]
+    throttle_classes = [UserThrottle, AnonThrottle, CreateThrottle]
+    throttle_scope = UPLOAD_CREATE_SCOPE
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return uploads_for_user(user=self.request.user)
@@ -77,41 +103,16 @@ class UploadViewSet(ReadOnlyModelViewSet[Upload]):
                 format_name=data.validated_data.get("format"),
             )
         except IngestError as error:
-            return Response(
-                {"detail": str(error), "errors": [row_error.as_dict() for row_error in error.errors]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise InputRejected(
+                str(error),
+                code="invalid_file",
+                errors=[{"field": "file", "code": "invalid_file", **row.as_dict()} for row in error.errors],
+            ) from error
         upload.refresh_from_db()
         return Response(UploadOutputSerializer(upload).data, status=status.HTTP_202_ACCEPTED)
 
-
-class UsageSummaryQuerySerializer(serializers.Serializer[None]):
-    organization = serializers.SlugField(required=False)
-    by = serializers.CharField(required=False, default="")
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
-
-    def validate_by(self, value: str) -> list[str]:
-        fields = [field.strip() for field in value.split(",") if field.strip()]
-        unknown = [field for field in fields if field not in SUMMARY_FIELDS]
-        if unknown:
-            raise serializers.ValidationError(f"unknown field(s) {', '.join(unknown)}; use {', '.join(SUMMARY_FIELDS)}")
-        return fields
-
-
-class UsageSummaryView(APIView):
-    """Tokens and cost grouped by provider, model, team, token_type, day or month."""
-
-    @extend_schema(parameters=[UsageSummaryQuerySerializer])
-    def get(self, request: Request) -> Response:
-        query = UsageSummaryQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        organization = organization_from_request(request, slug=query.validated_data.get("organization"))
-        date_from: date | None = query.validated_data.get("date_from")
-        date_to: date | None = query.validated_data.get("date_to")
-        rows = usage_summary(
-            organization=organization, by=query.validated_data["by"], date_from=date_from, date_to=date_to
-        )
-        for row in rows:
-            row["cost"] = str(row["cost"])
-        return Response({"organization": organization.slug, "results": rows})
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Delete the upload and every ledger row it brought (organization admins; logged)."""
+        upload_delete(upload=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -37,7 +37,15 @@ from decimal import Decimal
 from typing import Any
 
 from ingest.parsers.anthropic import PROVIDER, region_from_geo
-from ingest.parsers.base import CanonicalRecord, IngestError, ParseStats, RowError, as_utc, note_format_version
+from ingest.parsers.base import (
+    CanonicalRecord,
+    IngestError,
+    ParseStats,
+    RowError,
+    as_utc,
+    cost_out_of_range,
+    note_format_version,
+)
 from ingest.parsers.openai_api import ResultFields, bucket_error, buckets_of, shown, walk_buckets
 
 NAME = "anthropic_api"
@@ -161,7 +169,7 @@ def _usage_records(
     write_1h = fields.count("cache_creation.ephemeral_1h_input_tokens")
     cached = fields.count("cache_read_input_tokens")
     output = fields.count("output_tokens")
-    web_searches = fields.count("server_tool_use.web_search_requests")
+    web_searches = fields.count("server_tool_use.web_search_requests", unit="requests")
     ttl_tags = {
         name: str(count) for name, count in (("cache_write_5m", write_5m), ("cache_write_1h", write_1h)) if count
     }
@@ -215,6 +223,10 @@ def _cost_token_type(fields: ResultFields) -> tuple[str, str]:
 
 def _cost_records(fields: ResultFields, start: datetime, end: datetime) -> Iterator[CanonicalRecord]:
     amount = fields.decimal("amount", what="an amount in cents as a decimal string such as '123.45'")
+    # The ledger holds the amount in whole units (dollars): the limit applies to it, not to the cents.
+    if amount is not None and (beyond := cost_out_of_range(cents_to_major(amount))) is not None:
+        fields.fail("amount", f"{shown(fields.get('amount'))} (in cents: {cents_to_major(amount):,}) {beyond}")
+        amount = None
     currency = fields.currency("currency")
     token_type, ttl = _cost_token_type(fields)
     if amount is None or not currency:

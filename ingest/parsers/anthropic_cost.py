@@ -24,6 +24,7 @@ from ingest.parsers.base import (
     counted_rows,
     note_format_version,
     parse_decimal,
+    parse_money,
     tags_from,
 )
 
@@ -67,9 +68,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
     for row_number, row in counted_rows(reader, stats):
         before = len(errors)
         period = parse_usage_period(row.get("usage_date_utc"), row=row_number, column="usage_date_utc", errors=errors)
-        cost = parse_decimal(
-            row.get("cost_usd"), row=row_number, column="cost_usd", errors=errors, expected=USD_EXPECTED
-        )
+        cost = parse_money(row.get("cost_usd"), row=row_number, column="cost_usd", errors=errors, expected=USD_EXPECTED)
         parse_decimal(
             row.get("list_price_usd"),
             row=row_number,

@@ -32,9 +32,10 @@ from ingest.parsers.base import (
     note_format_version,
     parse_currency,
     parse_decimal,
+    parse_money,
     parse_period,
     read_rows,
-    round_half_up,
+    tokens_from_blocks,
 )
 
 # --- Bedrock usage types ---------------------------------------------------------------------
@@ -290,7 +291,7 @@ def parse_cur(text: IO[str], stats: ParseStats, columns: CurColumns) -> Iterator
             cell(row, columns.currency), row=row_number, column=name(columns.currency), errors=errors
         )
         cost_column = net_column if net_column and cell(row, net_column) else columns.unblended_cost
-        cost = parse_decimal(
+        cost = parse_money(
             cell(row, cost_column),
             row=row_number,
             column=name(cost_column),
@@ -325,7 +326,15 @@ def parse_cur(text: IO[str], stats: ParseStats, columns: CurColumns) -> Iterator
                     )
                 )
             else:
-                token_type, quantity, record_unit = usage.token_type, round_half_up(amount * block), "tokens"
+                counted = tokens_from_blocks(
+                    amount,
+                    block,
+                    shown=f"{amount_text!r} {unit}",
+                    row=row_number,
+                    column=name(columns.usage_amount),
+                    errors=errors,
+                )
+                token_type, quantity, record_unit = usage.token_type, counted[0] if counted else 0, "tokens"
                 if quantity < 0:
                     errors.append(
                         RowError(

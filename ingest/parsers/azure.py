@@ -40,6 +40,7 @@ from ingest.parsers.base import (
     note_format_version,
     parse_currency,
     parse_decimal,
+    parse_money,
     read_rows,
     tokens_from_blocks,
 )
@@ -312,7 +313,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         quantity = parse_decimal(
             row.get("quantity"), row=row_number, column="quantity", errors=errors, expected="a quantity"
         )
-        cost = parse_decimal(
+        cost = parse_money(
             row.get(cost_column),
             row=row_number,
             column=cost_column,
@@ -343,8 +344,20 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
                         "expected 1K, 1M, 10K or a number",
                     )
                 )
+        counted: tuple[int, bool] | None = (0, False)
+        if block is not None and quantity is not None:
+            raw_quantity = (row.get("quantity") or "").strip()
+            counted = tokens_from_blocks(
+                quantity,
+                block,
+                shown=f"{raw_quantity!r} {unit}".rstrip(),
+                row=row_number,
+                column="quantity",
+                errors=errors,
+            )
         if len(errors) > before or start is None or quantity is None or currency is None or resource_tags is None:
             continue
+        assert counted is not None
         tags = dict(resource_tags)
         tags.update(
             {
@@ -368,11 +381,9 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         resource_name = (row.get("resourcename") or "").strip()
         if resource_name:
             tags["resource_name"] = resource_name
-        tokens = 0
-        if block is not None:
-            tokens, rounded = tokens_from_blocks(quantity, block)
-            if rounded:
-                tags["tokens_rounded"] = "true"
+        tokens, rounded = counted
+        if rounded:
+            tags["tokens_rounded"] = "true"
         yield CanonicalRecord(
             period_start=start,
             period_end=start + timedelta(days=1),

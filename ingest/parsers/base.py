@@ -24,7 +24,25 @@ from finops.catalog import FileError
 TOKEN_TYPES = ("input", "output", "cached_input", "cache_write")
 MAX_ERRORS = 50
 SNIFF_BYTES = 64 * 1024
+# The most a header row may take: real exports name their columns in a few KiB (a CUR with hundreds of tag
+# columns in tens of KiB); a longer first line is not a header, and reading it would hold it all in memory.
+CSV_HEADER_MAX_BYTES = 64 * 1024
+# Byte order marks of the encodings a spreadsheet may save text in instead of UTF-8 (UTF-32 first: its
+# little-endian mark begins with UTF-16's).
+OTHER_UNICODE_BOMS = (
+    ("UTF-32", (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)),
+    ("UTF-16", (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)),
+)
 NULL_VALUES = frozenset({"", "null", "NULL", "--"})
+# What the ledger's columns hold (ingest.models.LedgerLine): token quantities and request counts are bigint,
+# costs numeric(24, 10), 14 digits before the decimal point. A value beyond them is refused with its row.
+MAX_LEDGER_COUNT = 2**63 - 1
+MIN_LEDGER_COUNT = -(2**63)
+MAX_LEDGER_COST = Decimal("99999999999999.9999999999")
+# The costs the column takes once rounded half up to its 10 decimals, as PostgreSQL rounds: below this bound.
+LEDGER_COST_BOUND = MAX_LEDGER_COST + Decimal("0.00000000005")
+# A plain digit string this long or shorter is below MAX_LEDGER_COUNT (19 digits): read it with no range check.
+PLAIN_COUNT_DIGITS = len(str(MAX_LEDGER_COUNT)) - 1
 
 
 # One problem in a file: where (row, column) and what was expected. The price-file importer's record, shared.
@@ -90,6 +108,17 @@ def text_stream(raw: IO[bytes]) -> IO[str]:
             raise IngestError(
                 [RowError(row=None, message="the file is empty; expected a CSV export with a header row")]
             )
+        for encoding, marks in OTHER_UNICODE_BOMS:
+            if head.startswith(marks):
+                raise IngestError(
+                    [
+                        RowError(
+                            row=None,
+                            message=f"the file is {encoding} text (it starts with a {encoding} byte order mark); "
+                            "expected UTF-8: save or export it as UTF-8",
+                        )
+                    ]
+                )
         if b"\x00" in head:
             raise IngestError(
                 [RowError(row=None, message="the file is binary, not text; expected a CSV export (UTF-8 text)")]
@@ -118,11 +147,31 @@ def open_export_text(path: Path) -> IO[str]:
 
 
 def header_of(text: IO[str]) -> list[str]:
-    """The header row of an export opened as text, as written (BOM stripped)."""
+    """The header row of an export opened as text, as written (BOM stripped); reads CSV_HEADER_MAX_BYTES at most."""
     try:
-        return next(csv.reader(text), [])
+        return next(csv.reader(_header_lines(text)), [])
     except (csv.Error, UnicodeDecodeError) as error:
         raise IngestError([RowError(row=1, message=f"cannot read the header row: {error}")]) from error
+
+
+def _header_lines(text: IO[str]) -> Iterator[str]:
+    """The lines of ``text`` as the csv reader asks for them (a header row spans lines when a quoted name holds a
+    line break), refused once they pass CSV_HEADER_MAX_BYTES: the first line of a file that is not a CSV export
+    can be as long as the file."""
+    read = 0
+    while line := text.readline(CSV_HEADER_MAX_BYTES + 1 - read):
+        read += len(line.encode("utf-8"))
+        if read > CSV_HEADER_MAX_BYTES:
+            raise IngestError(
+                [
+                    RowError(
+                        row=1,
+                        message=f"the header line is longer than {CSV_HEADER_MAX_BYTES:,} bytes; is this a CSV "
+                        "export? Expected a first line of column names",
+                    )
+                ]
+            )
+        yield line
 
 
 def read_header(path: Path) -> list[str]:
@@ -209,15 +258,32 @@ def is_null(value: str | None) -> bool:
     return value is None or value.strip() in NULL_VALUES
 
 
-def parse_token_count(value: str | None, *, row: int, column: str, errors: list[RowError]) -> int:
-    """A non-negative whole token count; floats such as ``31422.0`` are accepted when whole."""
+def count_out_of_range(count: int | Decimal, unit: str = "tokens") -> str | None:
+    """Why the ledger's bigint columns cannot hold ``count`` (the end of a message about the value), or None."""
+    if count > MAX_LEDGER_COUNT:
+        return f"is larger than the ledger holds (at most {MAX_LEDGER_COUNT:,} {unit})"
+    if count < MIN_LEDGER_COUNT:
+        return f"is smaller than the ledger holds (at least {MIN_LEDGER_COUNT:,} {unit})"
+    return None
+
+
+def cost_out_of_range(cost: Decimal) -> str | None:
+    """Why the ledger's numeric(24, 10) cost columns cannot hold ``cost`` (the end of a message), or None."""
+    if -LEDGER_COST_BOUND < cost < LEDGER_COST_BOUND:
+        return None
+    if cost > 0:
+        return f"is larger than the ledger holds (at most {MAX_LEDGER_COST:,}, 14 digits before the decimal point)"
+    return f"is smaller than the ledger holds (at least {-MAX_LEDGER_COST:,}, 14 digits before the decimal point)"
+
+
+def parse_token_count(value: str | None, *, row: int, column: str, errors: list[RowError], unit: str = "tokens") -> int:
+    """A non-negative whole token count the ledger can hold; floats such as ``31422.0`` are accepted when whole."""
     if value is None:
         return 0
     if value.isascii():  # the common cases, "31422" and "31422.0", need no Decimal
-        if value.isdigit():
-            return int(value)
-        if value.endswith(".0") and value[:-2].isdigit():
-            return int(value[:-2])
+        whole = value[:-2] if value.endswith(".0") else value
+        if whole.isdigit() and len(whole) <= PLAIN_COUNT_DIGITS:
+            return int(whole)
     if is_null(value):
         return 0
     try:
@@ -228,6 +294,10 @@ def parse_token_count(value: str | None, *, row: int, column: str, errors: list[
     if not number.is_finite() or number < 0 or number != number.to_integral_value():
         errors.append(RowError(row=row, column=column, message=f"{value!r} is not a whole non-negative token count"))
         return 0
+    # Checked before int(): the database would refuse the number, and int() of 1E+999999999 would not finish.
+    if (beyond := count_out_of_range(number, unit)) is not None:
+        errors.append(RowError(row=row, column=column, message=f"{value!r} {beyond}"))
+        return 0
     return int(number)
 
 
@@ -236,14 +306,15 @@ def parse_token_counts(
 ) -> list[int]:
     """``parse_token_count`` of several cells of a row, given as (column, index in ``values``), in order.
 
-    Most cells of a usage export are plain whole numbers (``31422`` or ``31422.0``): those are read here,
-    without a call per cell; anything else goes to ``parse_token_count``, so values and errors are the same.
+    Most cells of a usage export are plain whole numbers (``31422`` or ``31422.0``) short enough to fit the
+    ledger: those are read here, without a call per cell; anything else goes to ``parse_token_count``, so values
+    and errors are the same.
     """
     counts = []
     for column, index in cells:
         value = values[index]
         whole = value[:-2] if value[-2:] == ".0" else value
-        if whole.isdigit() and whole.isascii():
+        if whole.isdigit() and whole.isascii() and len(whole) <= PLAIN_COUNT_DIGITS:
             counts.append(int(whole))
         else:
             counts.append(parse_token_count(value, row=row, column=column, errors=errors))
@@ -358,15 +429,36 @@ def parse_decimal(
     return number
 
 
+def parse_money(
+    value: str | None, *, row: int, column: str, errors: list[RowError], expected: str, required: bool = True
+) -> Decimal | None:
+    """``parse_decimal`` of an amount of money the ledger's cost columns can hold; None and a row error otherwise."""
+    number = parse_decimal(value, row=row, column=column, errors=errors, expected=expected, required=required)
+    if number is not None and (beyond := cost_out_of_range(number)) is not None:
+        errors.append(RowError(row=row, column=column, message=f"{value!r} {beyond}"))
+        return None
+    return number
+
+
 def round_half_up(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
-def tokens_from_blocks(quantity: Decimal, block: int) -> tuple[int, bool]:
-    """Whole tokens for ``quantity`` blocks of ``block`` tokens, rounded half up; and whether it was rounded."""
-    exact = quantity * block
-    whole = round_half_up(exact)
-    return whole, whole != exact
+def tokens_from_blocks(
+    quantity: Decimal, block: int, *, shown: str, row: int, column: str, errors: list[RowError]
+) -> tuple[int, bool] | None:
+    """Whole tokens for ``quantity`` blocks of ``block`` tokens, rounded half up, and whether it was rounded; None
+    and a row error (``shown`` is the value as the message gives it) when the ledger cannot hold them."""
+    # The quantity alone first: a product such as 1E+999999999 x 1000 would overflow Decimal itself.
+    beyond = count_out_of_range(quantity)
+    if beyond is None:
+        exact = quantity * block
+        whole = round_half_up(exact)
+        beyond = count_out_of_range(whole)
+        if beyond is None:
+            return whole, whole != exact
+    errors.append(RowError(row=row, column=column, message=f"{shown} {beyond}"))
+    return None
 
 
 def block_size_from(count: str | None, scale: str | None) -> int | None:

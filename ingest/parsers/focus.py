@@ -40,6 +40,7 @@ from ingest.parsers.base import (
     note_format_version,
     parse_currency,
     parse_decimal,
+    parse_money,
     tokens_from_blocks,
 )
 
@@ -192,14 +193,18 @@ def _token_quantity(
 ) -> tuple[int, bool] | None:
     """Whole tokens of a token row and whether they were rounded; None (with an error) when unreadable."""
 
-    def tokens(column: str, block: int) -> tuple[int, bool] | None:
-        quantity = parse_decimal(row.get(column), row=row_number, column=column, errors=errors, expected="a quantity")
-        return None if quantity is None else tokens_from_blocks(quantity, block)
+    def tokens(column: str, block: int, unit: str) -> tuple[int, bool] | None:
+        value = row.get(column)
+        quantity = parse_decimal(value, row=row_number, column=column, errors=errors, expected="a quantity")
+        if quantity is None:
+            return None
+        shown = f"{value!r} {unit}".rstrip()
+        return tokens_from_blocks(quantity, block, shown=shown, row=row_number, column=column, errors=errors)
 
     consumed_unit = cell(row, "consumedunit")
     block = token_unit_block(consumed_unit)
     if block is not None:
-        return tokens("consumedquantity", block)
+        return tokens("consumedquantity", block, consumed_unit)
     if consumed_unit.lower() in ("", "unit", "units"):
         # Azure writes "Units": PricingQuantity counts blocks of x_PricingBlockSize tokens.
         pricing_block = token_unit_block(cell(row, "pricingunit")) or block_size(cell(row, "x_pricingunitdescription"))
@@ -213,9 +218,9 @@ def _token_quantity(
             if size > 0 and size == size.to_integral_value():
                 pricing_block = int(size)
         if pricing_block is not None:
-            return tokens("pricingquantity", pricing_block)
+            return tokens("pricingquantity", pricing_block, f"x {pricing_block:,} tokens")
         if consumed_unit:
-            return tokens("consumedquantity", 1)
+            return tokens("consumedquantity", 1, consumed_unit)
     errors.append(
         RowError(
             row=row_number,
@@ -258,7 +263,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             errors.append(RowError(row=row_number, column="chargeperiodend", message="is before ChargePeriodStart"))
         currency = parse_currency(row.get("billingcurrency"), row=row_number, column="billingcurrency", errors=errors)
         effective, billed = (
-            parse_decimal(
+            parse_money(
                 row.get(column), row=row_number, column=column, errors=errors, expected="an amount", required=False
             )
             for column in ("effectivecost", "billedcost")

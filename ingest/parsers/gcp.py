@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from ingest.parsers.base import CanonicalRecord, RowError, block_size_from, parse_decimal, round_half_up
+from ingest.parsers.base import CanonicalRecord, RowError, block_size_from, parse_decimal, tokens_from_blocks
 
 PROVIDER_BY_SERVICE = {"vertex ai": "gcp_vertex", "gemini api": "gcp_gemini_api"}
 PROVIDER_BY_SERVICE_ID = {"c7e2-9256-1c43": "gcp_vertex", "aefd-7695-64fa": "gcp_gemini_api"}
@@ -192,7 +192,12 @@ def measure(
             )
         )
         return sku.token_type, 0, "tokens", {}
-    quantity = round_half_up(amount * block)
+    counted = tokens_from_blocks(
+        amount, block, shown=f"{chosen.amount!r} {chosen.unit}", row=row, column=chosen.amount_column, errors=errors
+    )
+    if counted is None:
+        return sku.token_type, 0, "tokens", {}
+    quantity = counted[0]
     if quantity < 0:
         errors.append(
             RowError(

@@ -25,7 +25,7 @@ from ingest.parsers.base import (
     counted_rows,
     note_format_version,
     parse_currency,
-    parse_decimal,
+    parse_money,
     parse_period,
     read_rows,
 )
@@ -126,7 +126,7 @@ def _credits(value: str, *, row: int, column: str, errors: list[RowError]) -> De
     if not value or value == "[]":
         return Decimal(0)
     if not value.startswith("["):
-        return parse_decimal(value, row=row, column=column, errors=errors, expected="credits") or Decimal(0)
+        return parse_money(value, row=row, column=column, errors=errors, expected="credits") or Decimal(0)
     try:
         parsed = json.loads(value, parse_float=Decimal)
     except ValueError:
@@ -142,7 +142,7 @@ def _credits(value: str, *, row: int, column: str, errors: list[RowError]) -> De
         return Decimal(0)
     total = Decimal(0)
     for item in parsed:
-        amount = parse_decimal(
+        amount = parse_money(
             _scalar(item.get("amount")) or "0", row=row, column=column, errors=errors, expected="a credit amount"
         )
         total += amount or 0
@@ -232,7 +232,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             errors=errors,
         )
         currency = parse_currency(cell(row, "currency"), row=row_number, column=name("currency"), errors=errors)
-        cost = parse_decimal(
+        cost = parse_money(
             cell(row, "cost"), row=row_number, column=name("cost"), errors=errors, expected="an amount of money"
         )
         credits = Decimal(0)

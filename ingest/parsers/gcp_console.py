@@ -32,7 +32,7 @@ from ingest.parsers.base import (
     counted_rows,
     first_header_line,
     note_format_version,
-    parse_decimal,
+    parse_money,
     parse_period,
     rows_after_header,
 )
@@ -139,7 +139,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
             inclusive_end_date=True,
         )
         cost_column = "unrounded cost" if cell(row, "unrounded cost") or "cost" not in header else "cost"
-        cost = parse_decimal(
+        cost = parse_money(
             _number_text(cell(row, cost_column)),
             row=row_number,
             column=name(cost_column),

@@ -48,6 +48,8 @@ from ingest.parsers.base import (
     IngestError,
     ParseStats,
     RowError,
+    cost_out_of_range,
+    count_out_of_range,
     note_format_version,
 )
 from ingest.parsers.openai_cost import TAG_COLUMNS, TOKENS_PER_UNIT, LineItem, split_line_item
@@ -138,14 +140,18 @@ class ResultFields:
             walked.append(part)
         return value
 
-    def count(self, path: str) -> int:
-        """A whole non-negative count (``31422`` or ``31422.0``); 0 when absent or null."""
+    def count(self, path: str, *, unit: str = "tokens") -> int:
+        """A whole non-negative count (``31422`` or ``31422.0``) the ledger can hold; 0 when absent or null."""
         value = self.get(path)
         if value is None:
             return 0
         number = json_number(value)
         if number is None or not number.is_finite() or number < 0 or number != number.to_integral_value():
             self.fail(path, f"{shown(value)} is not a whole non-negative count")
+            return 0
+        # Checked before int(): the database would refuse the number, and int() of "1e999999999" would not finish.
+        if (beyond := count_out_of_range(number, unit)) is not None:
+            self.fail(path, f"{shown(value)} {beyond}")
             return 0
         return int(number)
 
@@ -155,6 +161,14 @@ class ResultFields:
         number = json_number(value)
         if number is None or not number.is_finite():
             self.fail(path, f"{shown(value)} is not a number; expected {what}")
+            return None
+        return number
+
+    def money(self, path: str, *, what: str) -> Decimal | None:
+        """``decimal``, refused (None and an error) beyond what the ledger's cost columns hold."""
+        number = self.decimal(path, what=what)
+        if number is not None and (beyond := cost_out_of_range(number)) is not None:
+            self.fail(path, f"{shown(self.get(path))} {beyond}")
             return None
         return number
 
@@ -403,7 +417,7 @@ def _completions_records(
     cached = fields.count("input_cached_tokens")
     cache_write = fields.count("input_cache_write_tokens")
     output = fields.count("output_tokens")
-    requests = fields.count("num_model_requests")
+    requests = fields.count("num_model_requests", unit="requests")
     # Older schema (no input_text_tokens key): input_tokens and output_tokens were text only, audio came on top.
     older_schema = "input_text_tokens" not in fields.fields
     if older_schema:
@@ -437,7 +451,7 @@ def _embeddings_records(
     fields: ResultFields, start: datetime, end: datetime, stats: ParseStats
 ) -> Iterator[CanonicalRecord]:
     tokens = fields.count("input_tokens")
-    requests = fields.count("num_model_requests")
+    requests = fields.count("num_model_requests", unit="requests")
     if not tokens:
         stats.skip("result with no tokens (every count is zero)")
         return
@@ -450,14 +464,16 @@ def _other_usage_record(fields: ResultFields, start: datetime, end: datetime, us
     for name, value in sorted(fields.fields.items()):
         if name not in GROUPING_FIELDS and value is not None and not isinstance(value, dict | list):
             tags[name] = fields.text(name)
-    requests = fields.count("num_model_requests") if fields.get("num_model_requests") is not None else None
+    requests = (
+        fields.count("num_model_requests", unit="requests") if fields.get("num_model_requests") is not None else None
+    )
     return _usage_record(
         fields, start, end, "other", 0, requests=requests, unit=OTHER_UNITS.get(usage_type, "units"), tags=tags
     )
 
 
 def _cost_records(fields: ResultFields, start: datetime, end: datetime) -> Iterator[CanonicalRecord]:
-    amount = fields.decimal("amount.value", what="an amount")
+    amount = fields.money("amount.value", what="an amount")
     currency = fields.currency("amount.currency")
     line_item = fields.text("line_item")
     item = split_line_item(line_item) if line_item else LineItem("", "", "other")
@@ -469,10 +485,15 @@ def _cost_records(fields: ResultFields, start: datetime, end: datetime) -> Itera
     quantity, unit = fields.text("quantity"), fields.text("quantity_unit").lower()
     if quantity and unit in TOKENS_PER_UNIT:
         billed = fields.decimal("quantity", what="a quantity")
-        if billed is not None:
+        # A quantity already beyond the ledger is not multiplied: "1e999999999" x 1000 would overflow Decimal.
+        if billed is not None and (beyond := count_out_of_range(billed)) is not None:
+            fields.fail("quantity", f"{quantity} {unit} {beyond}")
+        elif billed is not None:
             tokens = billed * TOKENS_PER_UNIT[unit]
             if tokens < 0 or tokens != tokens.to_integral_value():
                 fields.fail("quantity", f"{quantity} {unit} is not a whole non-negative token count")
+            elif (beyond := count_out_of_range(tokens)) is not None:
+                fields.fail("quantity", f"{quantity} {unit} {beyond}")
             else:
                 # The usage results carry the same tokens: the cost record holds money only.
                 tags["billed_tokens"] = str(int(tokens))

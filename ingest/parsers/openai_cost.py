@@ -15,17 +15,19 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, NamedTuple
 
 from ingest.parsers.base import (
+    MAX_LEDGER_COUNT,
     CanonicalRecord,
     IngestError,
     ParseStats,
     RowError,
     RowReader,
     cell,
+    count_out_of_range,
     counted_rows,
     is_null,
     note_format_version,
-    parse_decimal,
     parse_epoch,
+    parse_money,
     tags_from,
 )
 
@@ -78,12 +80,15 @@ def _parse_quantity(row: dict[str, str], *, row_number: int, errors: list[RowErr
     if not value or unit not in TOKENS_PER_UNIT:
         return 0, "usd"
     try:
-        tokens = Decimal(value) * TOKENS_PER_UNIT[unit]
+        quantity = Decimal(value)
     except InvalidOperation:
         errors.append(
             RowError(row=row_number, column="quantity", message=f"{value!r} is not a number; expected a quantity")
         )
         return 0, "usd"
+    # A quantity already beyond the ledger is not multiplied: 1E+999999999 x 1000 would overflow Decimal.
+    in_reach = quantity.is_nan() or abs(quantity) <= MAX_LEDGER_COUNT
+    tokens = quantity * TOKENS_PER_UNIT[unit] if in_reach else quantity
     if not tokens.is_finite() or tokens < 0 or tokens != tokens.to_integral_value():
         errors.append(
             RowError(
@@ -92,6 +97,9 @@ def _parse_quantity(row: dict[str, str], *, row_number: int, errors: list[RowErr
                 message=f"{value!r} {unit} is not a whole non-negative token count",
             )
         )
+        return 0, "usd"
+    if (beyond := count_out_of_range(tokens)) is not None:
+        errors.append(RowError(row=row_number, column="quantity", message=f"{value!r} {unit} {beyond}"))
         return 0, "usd"
     return int(tokens), "tokens"
 
@@ -108,7 +116,7 @@ def parse(text: IO[str], stats: ParseStats) -> Iterator[CanonicalRecord]:
         before = len(errors)
         start = parse_epoch(row["start_time"], row=row_number, column="start_time", errors=errors)
         end = parse_epoch(row["end_time"], row=row_number, column="end_time", errors=errors)
-        amount = parse_decimal(
+        amount = parse_money(
             row.get("amount_value"), row=row_number, column="amount_value", errors=errors, expected="an amount"
         )
         currency = cell(row, "amount_currency").upper()

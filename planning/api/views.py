@@ -4,7 +4,7 @@ acknowledge, webhooks (admins), and recommendations with accept, dismiss and sno
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django.db.models import QuerySet
@@ -16,9 +16,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet, ReadOnlyModelViewSet
 
+from finops.api.fields import MoneyField
 from finops.models import Organization, Role
 from finops.permissions import organization_from_request
-from finops.selectors import FxRateMissing, OrganizationAccessDenied, organization_for_user, organizations_for_role
+from finops.selectors import (
+    FxRateMissing,
+    OrganizationAccessDenied,
+    fx_table,
+    organization_for_user,
+    organizations_for_role,
+)
+from forecasting.selectors import forecast_latest
 from planning.models import Alert, Budget, Recommendation, Webhook
 from planning.selectors import (
     BudgetStatus,
@@ -28,6 +36,9 @@ from planning.selectors import (
     recommendations_for_user,
 )
 from planning.services import BudgetInvalid, alert_acknowledge, budget_save, webhook_save
+
+if TYPE_CHECKING:
+    from forecasting.models import ForecastRun
 
 
 def require_role(request: Request, organization: Organization, min_role: str) -> None:
@@ -48,6 +59,7 @@ class BudgetOutputSerializer(serializers.ModelSerializer[Budget]):
     )
     team = serializers.SerializerMethodField()
     owners = serializers.SerializerMethodField()
+    amount = MoneyField(currency_source="currency")
 
     class Meta:
         model = Budget
@@ -101,16 +113,16 @@ class BudgetStatusSerializer(serializers.Serializer[BudgetStatus]):
     budget = serializers.IntegerField(source="budget.pk")
     period_start = serializers.DateField()
     period_end = serializers.DateField()
-    amount = serializers.DecimalField(max_digits=18, decimal_places=2)
+    amount = MoneyField(currency_source="currency")
     currency = serializers.CharField()
-    actual = serializers.DecimalField(max_digits=18, decimal_places=2)
+    actual = MoneyField(currency_source="currency")
     actual_through = serializers.DateField(allow_null=True)
-    forecast = serializers.DecimalField(max_digits=18, decimal_places=2)
-    forecast_lower = serializers.DecimalField(max_digits=18, decimal_places=2)
-    forecast_upper = serializers.DecimalField(max_digits=18, decimal_places=2)
+    forecast = MoneyField(currency_source="currency")
+    forecast_lower = MoneyField(currency_source="currency")
+    forecast_upper = MoneyField(currency_source="currency")
     overrun_probability = serializers.FloatField(allow_null=True)
     projected_breach_date = serializers.DateField(allow_null=True)
-    variance = serializers.DecimalField(max_digits=18, decimal_places=2)
+    variance = MoneyField(currency_source="currency")
     forecast_run = serializers.IntegerField(allow_null=True)
     forecast_through = serializers.DateField(allow_null=True)
     sampled_paths = serializers.IntegerField()
@@ -120,6 +132,40 @@ class BudgetStatusSerializer(serializers.Serializer[BudgetStatus]):
     parent_budget = serializers.IntegerField(allow_null=True, source="parent")
     children = serializers.DictField()
     notes = serializers.ListField(child=serializers.CharField())
+
+
+class BudgetSkippedSerializer(serializers.Serializer[dict[str, Any]]):
+    budget = serializers.IntegerField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class BudgetStatusRowSerializer(BudgetStatusSerializer):
+    """A status row of the list: the budget's name and scope beside its figures."""
+
+    name = serializers.CharField(source="budget.name")
+    organization = serializers.CharField(source="budget.organization.slug")
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        fields = super().get_fields()
+        first = ["budget", "organization", "name"]
+        return {name: fields[name] for name in [*first, *(name for name in fields if name not in first)]}
+
+
+class BudgetStatusListSerializer(serializers.Serializer[dict[str, Any]]):
+    results = BudgetStatusRowSerializer(many=True)
+    skipped = BudgetSkippedSerializer(many=True)
+
+
+PERIOD_PARAMETER = OpenApiParameter("period", date, description="Any day in the period; default today.")
+
+
+def _period_day(request: Request) -> date | None:
+    raw = request.query_params.get("period")
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError as error:
+        raise ValidationError({"period": f"expected a date as YYYY-MM-DD, got {raw!r}"}) from error
 
 
 def _budget_payload(request: Request) -> tuple[Organization, dict[str, Any]]:
@@ -135,6 +181,7 @@ class BudgetViewSet(ModelViewSet[Budget]):
 
     serializer_class = BudgetOutputSerializer
     filterset_class = OrganizationFilter
+    ordering_fields = ["id", "name", "amount", "starts_on", "created_at", "updated_at"]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -169,20 +216,13 @@ class BudgetViewSet(ModelViewSet[Budget]):
         budget.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("period", date, description="Any day in the period; default today.")],
-        responses=BudgetStatusSerializer,
-    )
+    @extend_schema(parameters=[PERIOD_PARAMETER], responses=BudgetStatusSerializer)
     @action(detail=True, methods=["get"])
     def status(self, request: Request, pk: str | None = None) -> Response:
         """Actual to date, the forecast of the period with its 80% interval, the overrun probability read off the
         latest run's sampled paths, the projected breach date and the variance."""
         budget = self.get_object()
-        raw = request.query_params.get("period")
-        try:
-            on = date.fromisoformat(raw) if raw else None
-        except ValueError as error:
-            raise ValidationError({"period": f"expected a date as YYYY-MM-DD, got {raw!r}"}) from error
+        on = _period_day(request)
         try:
             result = budget_status(budget=budget, on=on)
         except FxRateMissing as error:
@@ -190,6 +230,30 @@ class BudgetViewSet(ModelViewSet[Budget]):
         except ValueError as error:
             raise ValidationError({"period": str(error)}) from error
         return Response(BudgetStatusSerializer(result).data)
+
+    @extend_schema(
+        parameters=[PERIOD_PARAMETER, OpenApiParameter("organization", str, description="An organization's slug.")],
+        responses=BudgetStatusListSerializer,
+        operation_id="v1_budgets_status_list",
+    )
+    @action(detail=False, methods=["get"], url_path="status")
+    def status_list(self, request: Request) -> Response:
+        """Every budget's status for the period containing ``period`` (default today): the table to export with
+        ``?format=csv`` or ``?format=xlsx``. Budgets with no period there, or no exchange rate, are listed under
+        ``skipped`` with the reason."""
+        on = _period_day(request)
+        budgets = self.filter_queryset(self.get_queryset()).select_related("organization", "team")
+        table = fx_table()  # read once, and each organization's latest run once, for all the budgets
+        runs: dict[int, ForecastRun | None] = {}
+        results, skipped = [], []
+        for budget in budgets:
+            if budget.organization_id not in runs:
+                runs[budget.organization_id] = forecast_latest(organization=budget.organization)
+            try:
+                results.append(budget_status(budget=budget, on=on, run=runs[budget.organization_id], fx=table))
+            except (FxRateMissing, ValueError) as error:
+                skipped.append({"budget": budget.pk, "name": budget.name, "reason": str(error)})
+        return Response(BudgetStatusListSerializer({"results": results, "skipped": skipped}).data)
 
 
 def _budget_fields(budget: Budget) -> dict[str, Any]:
@@ -255,6 +319,7 @@ class AlertViewSet(ReadOnlyModelViewSet[Alert]):
 
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
+    ordering_fields = ["id", "opened_at", "resolved_at", "level", "status", "kind"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return alerts_for_user(user=self.request.user)
@@ -285,6 +350,7 @@ class WebhookViewSet(ModelViewSet[Webhook]):
 
     serializer_class = WebhookSerializer
     filterset_class = OrganizationFilter
+    ordering_fields = ["id", "name", "created_at"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         admin_of = organizations_for_role(user=self.request.user, min_role=Role.ADMIN)
@@ -332,6 +398,8 @@ class RecommendationSerializer(serializers.ModelSerializer[Recommendation]):
     organization: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
+    monthly_savings = MoneyField(currency_source="currency", allow_null=True)
+    twelve_month_savings = MoneyField(currency_source="currency", allow_null=True)
 
     class Meta:
         model = Recommendation
@@ -375,6 +443,7 @@ class RecommendationViewSet(ReadOnlyModelViewSet[Recommendation]):
 
     serializer_class = RecommendationSerializer
     filterset_class = RecommendationFilter
+    ordering_fields = ["id", "monthly_savings", "twelve_month_savings", "created_at", "updated_at", "kind", "status"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return recommendations_for_user(user=self.request.user).order_by("-twelve_month_savings", "id")

@@ -298,3 +298,13 @@ def test_an_invited_member_sets_a_password_through_the_emailed_link(
     assert mailoutbox[0].to == ["Finance.Lead@acme.test"]
     assert "boss invited you to Acme on Tokencast as viewer" in mailoutbox[0].body
     assert client.login(username="finance.lead@acme.test", password="a-long-new-password")
+
+
+def test_inviting_an_address_that_is_another_users_username_makes_a_new_account(acme) -> None:
+    boss = staff_member(acme, Role.ADMIN, "boss")
+    UserFactory(username="lee@acme.test", email="lee.old@elsewhere.test")
+
+    membership = membership_add(organization=acme, actor=boss, role=Role.VIEWER, email="lee@acme.test")
+
+    assert membership.user.username == "lee@acme.test-2"
+    assert membership.user.email == "lee@acme.test"

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from tests.api.shape import invalid
 from tests.factories import PriceOverrideFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,7 @@ def test_an_organization_you_do_not_belong_to_is_not_found(api_client_for, outsi
 def test_model_is_required_and_dates_are_checked(api_client_for, viewer) -> None:
     client = api_client_for(viewer)
 
-    assert client.get("/api/v1/prices/").json() == {"model": ["This field is required."]}
+    assert client.get("/api/v1/prices/").json() == invalid("model", "This field is required.", "required")
     assert client.get("/api/v1/prices/", {"model": "gpt-4o", "on": "yesterday"}).status_code == 400
 
 

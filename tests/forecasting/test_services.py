@@ -316,8 +316,8 @@ def test_latest_api_is_scoped_and_shows_levels_series_and_comparison(
     assert (body["id"], body["scenario"], len(body["points"])) == (run_id, "aggressive", 10)
     assert set(body["levels"]) == {"provider", "team", "model", "team_model"}
     assert theirs.status_code == 404
-    assert series.status_code == 200 and len(series.json()) == 6
-    assert sorted(item["kind"] for item in series.json()) == ["leaf"] * 4 + ["workload"] * 2
+    assert series.status_code == 200 and series.json()["count"] == 6
+    assert sorted(item["kind"] for item in series.json()["results"]) == ["leaf"] * 4 + ["workload"] * 2
     assert compare.status_code == 200
     assert all(row["tokens_change"] == 0 for row in compare.json()["months"])
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from finops.models import Role
 from planning.models import Alert, Budget, Recommendation, Webhook
 from planning.services import alerts_evaluate, budget_save
+from tests.api.shape import invalid, refused
 from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,7 @@ def test_only_admins_create_budgets(api_client_for, request, search, role) -> No
     response = api_client_for(member).post(BUDGETS, _create_payload(), format="json")
 
     assert response.status_code == 403
-    assert response.json() == {"detail": f"your role in 'acme' is {role}; this needs admin or higher"}
+    assert response.json() == refused(f"your role in 'acme' is {role}; this needs admin or higher", "permission_denied")
     assert Budget.objects.count() == 0
 
 
@@ -174,7 +175,7 @@ def test_bad_budget_input_answers_400_naming_the_field_and_saves_nothing(
     response = api_client_for(admin).post(BUDGETS, _create_payload(**change), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {field: message}
+    assert response.json() == invalid(field, message)
     assert Budget.objects.count() == before
 
 
@@ -184,7 +185,7 @@ def test_a_duplicate_budget_name_is_400_and_the_first_budget_is_kept(api_client_
     response = api_client_for(admin).post(BUDGETS, _create_payload(), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"name": "acme already has a budget named 'Search'"}
+    assert response.json() == invalid("name", "acme already has a budget named 'Search'")
     assert list(Budget.objects.values_list("pk", "amount")) == [(first.pk, Decimal("300.00"))]
 
 
@@ -192,7 +193,7 @@ def test_a_list_given_as_text_is_rejected_by_the_input_serializer(api_client_for
     response = api_client_for(admin).post(BUDGETS, _create_payload(owners="lead@x.io"), format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"owners": ['Expected a list of items but got type "str".']}
+    assert response.json() == invalid("owners", 'Expected a list of items but got type "str".', "not_a_list")
     assert Budget.objects.count() == 0
 
 
@@ -261,7 +262,7 @@ def test_status_of_a_bad_period_is_400(api_client_for, viewer, organization, sea
     response = api_client_for(viewer).get(f"{BUDGETS}{budget.pk}/status/", {"period": period})
 
     assert response.status_code == 400
-    assert response.json() == {"period": message}
+    assert response.json() == invalid("period", message)
 
 
 def test_status_in_a_currency_without_a_rate_is_400(api_client_for, viewer, organization, search) -> None:
@@ -270,7 +271,7 @@ def test_status_in_a_currency_without_a_rate_is_400(api_client_for, viewer, orga
     response = api_client_for(viewer).get(f"{BUDGETS}{budget.pk}/status/", {"period": "2026-03-15"})
 
     assert response.status_code == 400
-    assert list(response.json()) == ["currency"]
+    assert [error["field"] for error in response.json()["errors"]] == ["currency"]
 
 
 # Budgets: change and delete
@@ -317,7 +318,7 @@ def test_a_bad_patch_is_400_and_changes_nothing(api_client_for, admin, search) -
     response = api_client_for(admin).patch(f"{BUDGETS}{budget.pk}/", {"amount": "-1"}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"amount": "must not be negative, got -1"}
+    assert response.json() == invalid("amount", "must not be negative, got -1")
     budget.refresh_from_db()
     assert budget.amount == Decimal("300.00")
 
@@ -411,7 +412,9 @@ def test_the_budget_filter_offers_only_the_callers_budgets(api_client_for, viewe
     assert [(item["budget"], item["kind"]) for item in own.json()["results"]] == [(mine.pk, "forecast_overrun")]
     # Then another organization's budget answers exactly as one that does not exist
     assert (other.status_code, other.json()) == (missing.status_code, missing.json())
-    assert other.json() == {"budget": ["Select a valid choice. That choice is not one of the available choices."]}
+    assert other.json() == invalid(
+        "budget", "Select a valid choice. That choice is not one of the available choices.", "invalid_choice"
+    )
 
 
 @pytest.fixture
@@ -438,7 +441,9 @@ def test_a_viewer_cannot_acknowledge_and_an_outsider_cannot_see_the_alert(
     as_outsider = api_client_for(outsider).post(f"{ALERTS}{open_alert.pk}/acknowledge/")
 
     assert as_viewer.status_code == 403
-    assert as_viewer.json() == {"detail": "your role in 'acme' is viewer; this needs analyst or higher"}
+    assert as_viewer.json() == refused(
+        "your role in 'acme' is viewer; this needs analyst or higher", "permission_denied"
+    )
     assert as_outsider.status_code == 404
     open_alert.refresh_from_db()
     assert (open_alert.acknowledged_at, open_alert.acknowledged_by) == (None, None)
@@ -497,12 +502,12 @@ def test_viewers_and_analysts_see_no_webhooks_and_cannot_create_one(
     [
         (
             {"kinds": ["threshold", "nope"]},
-            {"kinds": "unknown alert kind(s) nope; expected threshold, forecast_overrun, anomaly"},
+            invalid("kinds", "unknown alert kind(s) nope; expected threshold, forecast_overrun, anomaly"),
         ),
-        ({"url": "ftp://x"}, {"url": "expected an http(s) URL, got 'ftp://x'"}),
-        ({"url": "javascript:alert(1)"}, {"url": "expected an http(s) URL, got 'javascript:alert(1)'"}),
-        ({"url": "https://"}, {"url": "expected an http(s) URL, got 'https://'"}),
-        ({"name": "  "}, {"name": ["This field may not be blank."]}),
+        ({"url": "ftp://x"}, invalid("url", "expected an http(s) URL, got 'ftp://x'")),
+        ({"url": "javascript:alert(1)"}, invalid("url", "expected an http(s) URL, got 'javascript:alert(1)'")),
+        ({"url": "https://"}, invalid("url", "expected an http(s) URL, got 'https://'")),
+        ({"name": "  "}, invalid("name", "This field may not be blank.", "blank")),
     ],
 )
 def test_bad_webhook_input_is_400_naming_the_field_and_saves_nothing(api_client_for, admin, change, errors) -> None:
@@ -536,7 +541,7 @@ def test_a_duplicate_webhook_name_is_400(api_client_for, admin) -> None:
     response = client.post(WEBHOOKS, _webhook_payload(url="https://hooks.example.com/other"), format="json")
 
     assert response.status_code == 400
-    assert list(response.json()) == ["name"]
+    assert [error["field"] for error in response.json()["errors"]] == ["name"]
 
 
 # Recommendations
@@ -593,7 +598,7 @@ def test_dismissing_without_a_reason_or_as_a_viewer_changes_nothing(
         f"{RECOMMENDATIONS}{recommendation.pk}/dismiss/", {"reason": "no"}, format="json"
     )
 
-    assert (blank.status_code, blank.json()) == (400, {"reason": ["This field is required."]})
+    assert (blank.status_code, blank.json()) == (400, invalid("reason", "This field is required.", "required"))
     assert as_viewer.status_code == 403
     recommendation.refresh_from_db()
     assert (recommendation.status, recommendation.dismiss_reason) == ("open", "")
@@ -608,7 +613,7 @@ def test_dismissing_an_accepted_recommendation_is_400(api_client_for, analyst, o
 
     assert (response.status_code, response.json()) == (
         400,
-        {"reason": "an accepted recommendation cannot be dismissed"},
+        invalid("reason", "an accepted recommendation cannot be dismissed"),
     )
 
 
@@ -623,7 +628,7 @@ def test_snoozing_needs_a_future_date(api_client_for, analyst, organization) -> 
 
     assert (past.status_code, past.json()) == (
         400,
-        {"until": f"snooze until a future date: {today.isoformat()} is not after today ({today.isoformat()})"},
+        invalid("until", f"snooze until a future date: {today.isoformat()} is not after today ({today.isoformat()})"),
     )
     assert snoozed.status_code == 200
     assert (snoozed.json()["status"], snoozed.json()["snoozed_until"]) == (
