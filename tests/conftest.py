@@ -27,6 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 OPENAI_USAGE_SAMPLE = FIXTURES / "openai" / "completions_usage_2026-08-01_2026-08-31.csv"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Each test starts with an empty cache: no cached API answer or throttle count leaks between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def organization():
     return OrganizationFactory(slug="acme", name="Acme")

@@ -103,7 +103,12 @@ def create_ledger_entries(entries: list[LedgerEntry]) -> list[LedgerLine]:
         setattr(line, slot_field(entry.token_type, "cost"), entry.cost)
         setattr(line, slot_field(entry.token_type, "basis"), entry.cost_basis)
         lines.append(line)
-    return LedgerLine.objects.bulk_create(lines)
+    created = LedgerLine.objects.bulk_create(lines)
+    from ingest.rollup import usage_rollup_refresh
+
+    for organization_id in {line.organization_id for line in created}:
+        usage_rollup_refresh(organization=Organization.objects.get(pk=organization_id))
+    return created
 
 
 # Price book (finops): list prices, organization overrides, FX rates.

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
+from finops.api.caching import cached_answer
 from finops.api.fields import MoneyField
 from finops.api.pagination import ApiPagination
 from finops.api.throttling import FORECAST_CREATE_SCOPE, AnonThrottle, CreateThrottle, UserThrottle
@@ -273,7 +274,12 @@ class ForecastRunViewSet(ReadOnlyModelViewSet[ForecastRun]):
         run = forecast_latest(organization=organization)
         if run is None:
             raise NotFound(f"no finished forecast for {organization.slug} yet")
-        return Response(ForecastRunDetailSerializer(run).data)
+        # A finished run never changes: its answer is cached under its id and finish time.
+        return cached_answer(  # type: ignore[return-value]
+            request,
+            version=f"run:{run.pk}:{run.finished_at}",
+            build=lambda: Response(ForecastRunDetailSerializer(run).data),
+        )
 
     @extend_schema(responses=ForecastSeriesSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])

@@ -7,7 +7,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet, ReadOnlyModelViewSet
 
+from finops.api.caching import cached_answer, fx_version
 from finops.api.fields import MoneyField
 from finops.models import Organization, Role
 from finops.permissions import organization_from_request
@@ -27,6 +29,7 @@ from finops.selectors import (
     organizations_for_role,
 )
 from forecasting.selectors import forecast_latest
+from ingest.selectors import usage_version
 from planning.models import Alert, Budget, Recommendation, Webhook
 from planning.selectors import (
     BudgetStatus,
@@ -47,6 +50,31 @@ def require_role(request: Request, organization: Organization, min_role: str) ->
         organization_for_user(user=request.user, slug=organization.slug, min_role=min_role)
     except OrganizationAccessDenied as error:
         raise PermissionDenied(str(error)) from error
+
+
+def _budget_status_version(budget: Budget) -> str:
+    """What a budget's status reads: its organization's budgets (the hierarchy), its usage (the rollup), its latest
+    run, the exchange rates, and today (actuals to date)."""
+    organization = budget.organization
+    budgets = Budget.objects.filter(organization=organization).aggregate(count=Count("pk"), last=Max("updated_at"))
+    run = forecast_latest(organization=organization)
+    return ":".join(
+        str(part)
+        for part in (
+            budgets["count"],
+            budgets["last"],
+            usage_version(organization=organization),
+            run.pk if run else None,
+            fx_version(),
+            timezone.now().date(),
+        )
+    )
+
+
+def _recommendations_version(queryset: QuerySet[Recommendation]) -> str:
+    """The recommendations' last change and count, and today (snoozes end by date)."""
+    latest = queryset.aggregate(count=Count("pk"), last=Max("updated_at"))
+    return f"{latest['count']}:{latest['last']}:{timezone.now().date()}"
 
 
 class OrganizationFilter(django_filters.FilterSet):
@@ -223,13 +251,17 @@ class BudgetViewSet(ModelViewSet[Budget]):
         latest run's sampled paths, the projected breach date and the variance."""
         budget = self.get_object()
         on = _period_day(request)
-        try:
-            result = budget_status(budget=budget, on=on)
-        except FxRateMissing as error:
-            raise ValidationError({"currency": str(error)}) from error
-        except ValueError as error:
-            raise ValidationError({"period": str(error)}) from error
-        return Response(BudgetStatusSerializer(result).data)
+
+        def build() -> Response:
+            try:
+                result = budget_status(budget=budget, on=on)
+            except FxRateMissing as error:
+                raise ValidationError({"currency": str(error)}) from error
+            except ValueError as error:
+                raise ValidationError({"period": str(error)}) from error
+            return Response(BudgetStatusSerializer(result).data)
+
+        return cached_answer(request, version=_budget_status_version(budget), build=build)  # type: ignore[return-value]
 
     @extend_schema(
         parameters=[PERIOD_PARAMETER, OpenApiParameter("organization", str, description="An organization's slug.")],
@@ -447,6 +479,12 @@ class RecommendationViewSet(ReadOnlyModelViewSet[Recommendation]):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return recommendations_for_user(user=self.request.user).order_by("-twelve_month_savings", "id")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        version = _recommendations_version(self.get_queryset())
+        return cached_answer(  # type: ignore[return-value]
+            request, version=version, build=lambda: super(RecommendationViewSet, self).list(request, *args, **kwargs)
+        )
 
     def _acted(self, request: Request) -> Recommendation:
         recommendation = self.get_object()
