@@ -318,9 +318,7 @@ def usage_daily_scope(
         rows_of = rows_of.annotate(team_name=Coalesce(F("team__name"), Value("unallocated")))
         fields += ["team_name", "model"]
     rows = (
-        rows_of.values(*fields)
-        .annotate(tokens=Coalesce(Sum("tokens"), Value(0)), cost=Sum("cost"))
-        .order_by(*fields)
+        rows_of.values(*fields).annotate(tokens=Coalesce(Sum("tokens"), Value(0)), cost=Sum("cost")).order_by(*fields)
     )
     result = []
     for row in rows:
