@@ -13,10 +13,11 @@ import uuid
 from datetime import date
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DataError, OperationalError, connection, transaction
 
 from finops.models import Organization, TokenType
 from ingest.models import COUNTED_COST_BASES, LEDGER_SLOTS, LedgerLine, UsageDaily, UsageRollupState, slot_field
+from ingest.parsers import IngestError, RowError
 
 # The columns a rollup row shares with the ledger lines it adds up, in the order both statements name them.
 KEY_COLUMNS = ("organization_id", "date", "provider", "model", "team_id", "currency")
@@ -69,6 +70,19 @@ def _rollup_select_sql(*, date_from: date | None, date_to: date | None) -> tuple
     return sql, params
 
 
+DAY_TOTAL_TOO_LARGE = (
+    "a day's total of one model, team and token type is larger than the ledger holds (at most "
+    "9,223,372,036,854,775,807 tokens, or a cost of 14 digits before the decimal point); nothing was loaded"
+)
+
+
+def _is_overflow(error: Exception) -> bool:
+    """A sum past the rollup's columns: PostgreSQL's "out of range" / "numeric field overflow", SQLite's
+    "integer overflow"."""
+    text = str(error).lower()
+    return "out of range" in text or "overflow" in text
+
+
 def usage_rollup_refresh(
     *, organization: Organization, date_from: date | None = None, date_to: date | None = None
 ) -> int:
@@ -93,10 +107,15 @@ def usage_rollup_refresh(
         stale.delete()
         select, params = _rollup_select_sql(date_from=date_from, date_to=date_to)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {UsageDaily._meta.db_table} ({', '.join(INSERT_COLUMNS)}) {select}",
-                [organization.pk, *params],
-            )
+            try:
+                cursor.execute(
+                    f"INSERT INTO {UsageDaily._meta.db_table} ({', '.join(INSERT_COLUMNS)}) {select}",
+                    [organization.pk, *params],
+                )
+            except (DataError, OperationalError) as error:
+                if not _is_overflow(error):
+                    raise
+                raise IngestError([RowError(row=None, message=DAY_TOTAL_TOO_LARGE)]) from error
             written = max(cursor.rowcount, 0)
         state.version = uuid.uuid4()
         state.currencies = sorted(

@@ -287,3 +287,20 @@ def test_the_migration_builds_the_rollup_of_the_ledger_already_there() -> None:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_a_day_total_past_the_ledger_columns_fails_the_upload_whole(organization) -> None:
+    """Each row fits the ledger, but two of them on one day add up past a bigint: refused, nothing kept."""
+    from ingest.services import upload_create, upload_ingest
+    from tests.ingest.test_services import HEADER, usage_row
+
+    half = 5 * 10**18
+    content = HEADER + "\n" + usage_row("proj_a", input_tokens=half) + "\n" + usage_row("proj_b", input_tokens=half)
+    upload = upload_create(organization=organization, source=io.BytesIO((content + "\n").encode()), filename="u.csv")
+
+    result = upload_ingest(upload_id=upload.pk)
+
+    assert result.status == Upload.Status.FAILED
+    assert "larger than the ledger holds" in result.errors[0]["message"]
+    assert not LedgerLine.objects.filter(upload=upload).exists()
+    assert not UsageDaily.objects.filter(organization=organization).exists()
