@@ -38,7 +38,7 @@ from finops.models import (
     validate_holiday_country,
 )
 from finops.seed import catalog_models_sync, catalog_seed
-from finops.selectors import FxRateMissing, fx_table, role_require
+from finops.selectors import FxRateMissing, fx_table, organizations_for_user, role_require
 from finops.signals import send_prices_changed
 
 PRICE_QUANTUM = Decimal("0.000001")
@@ -145,8 +145,6 @@ def membership_add(
     if bool(username) == bool(email):
         raise ValidationError({"username": "give either a username or an e-mail address to invite"})
     if username:
-        from finops.selectors import organizations_for_user
-
         candidates = User.objects.filter(username=username)
         if actor is not None and not getattr(actor, "is_superuser", False):
             candidates = candidates.filter(memberships__organization__in=organizations_for_user(user=actor))

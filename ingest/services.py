@@ -18,8 +18,8 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Max, Min, Q, Qu
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from finops.models import AllocationRule, Organization, TokenType
-from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book
+from finops.models import AllocationRule, Organization, Role, TokenType
+from finops.selectors import PriceBook, allocation_rules_for, model_aliases_for, price_book, role_require
 from ingest.ledger_writer import (
     BULK_CHUNK_ROWS,
     Allocator,
@@ -468,9 +468,6 @@ def upload_delete(*, upload: Upload, user: User | AnonymousUser | None) -> int:
     Logged with who and how much, since it changes the ledger's history. The stored file goes too, unless
     a duplicate upload still points at the same bytes.
     """
-    from finops.models import Role
-    from finops.selectors import role_require
-
     role_require(user=user, organization=upload.organization, min_role=Role.ADMIN)
     file_name, storage = upload.file.name, upload.file.storage
     with transaction.atomic():

@@ -38,6 +38,17 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.ANALYST
 
 
+def staff_member(organization: Organization, role: str, username: str):
+    """Ordinary staff holding every Django model permission, with ``role`` in ``organization``: only the role
+    may decide what they can do (the admin's tests of roles and tenancy)."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(username=username, is_staff=True)
+    user.user_permissions.set(Permission.objects.all())
+    MembershipFactory(user=user, organization=organization, role=role)
+    return user
+
+
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Team

@@ -38,7 +38,7 @@ from planning.selectors import (
     budgets_for_user,
     recommendations_for_user,
 )
-from planning.services import BudgetInvalid, alert_acknowledge, budget_save, webhook_save
+from planning.services import BUDGET_FIELDS, BudgetInvalid, alert_acknowledge, budget_save, webhook_save
 
 if TYPE_CHECKING:
     from forecasting.models import ForecastRun
@@ -91,24 +91,7 @@ class BudgetOutputSerializer(serializers.ModelSerializer[Budget]):
 
     class Meta:
         model = Budget
-        fields = [
-            "id",
-            "organization",
-            "name",
-            "team",
-            "provider",
-            "model",
-            "period",
-            "starts_on",
-            "ends_on",
-            "amount",
-            "currency",
-            "owners",
-            "thresholds",
-            "overrun_alert_probability",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "organization", *BUDGET_FIELDS, "created_at", "updated_at"]
 
     def get_team(self, budget: Budget) -> str | None:
         return budget.team.slug if budget.team else None

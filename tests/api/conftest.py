@@ -3,7 +3,6 @@ ingested through the real upload path, a forecast run with stored months, and th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.utils import timezone
@@ -27,14 +25,6 @@ from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ANTHROPIC_COST = FIXTURES / "anthropic" / "claude_api_cost_2026_02_08_to_2026_02_15.csv"
 OPENAI_USAGE = FIXTURES / "openai" / "completions_usage_2026-08-01_2026-08-31.csv"
-
-
-@pytest.fixture(autouse=True)
-def clear_throttle_counts() -> Iterator[None]:
-    """Throttles count in the cache: every test starts (and leaves) with no requests counted."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from finops.models import Role
 from forecasting.models import ForecastRun
 from ingest.models import Upload
 from tests.conftest import FIXTURES, OPENAI_USAGE_SAMPLE
-from tests.e2e.workspace import LEAK_MARKER, PASSWORD, OrganizationWorld, staff_member, two_organizations
+from tests.e2e.workspace import LEAK_MARKER, PASSWORD, OrganizationWorld, two_organizations
+from tests.factories import staff_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from finops.models import Role
-from tests.e2e.workspace import LEAK_MARKER, PASSWORD, ROLES, staff_member, two_organizations
+from tests.e2e.workspace import LEAK_MARKER, PASSWORD, ROLES, two_organizations
+from tests.factories import staff_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from finops.models import AllocationRule, ModelAlias, Organization, PriceOverride, Role, Team
@@ -20,7 +19,7 @@ from forecasting.models import ForecastScope, PriceScenario
 from ingest.models import Upload
 from planning.models import Alert, Budget, Recommendation
 from planning.services import budget_save
-from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory, UserFactory
+from tests.factories import OrganizationFactory, TeamFactory
 from tests.planning.helpers import banded_scope, cell, forecast_run, ledger_days, month_starts_from
 
 PASSWORD = "pw-for-tests"  # UserFactory's
@@ -103,15 +102,6 @@ def two_organizations() -> tuple[OrganizationWorld, OrganizationWorld]:
     acme = organization_world("acme", "Acme", team_name="Search", model="gpt-4o")
     globex = organization_world("globex", "Globex", team_name="Globex Research", model="gpt-4.1")
     return acme, globex
-
-
-def staff_member(organization: Organization, role: str, username: str):
-    """Ordinary staff holding every Django model permission, with ``role`` in ``organization``: only the role
-    may decide what they can do."""
-    user = UserFactory(username=username, is_staff=True)
-    user.user_permissions.set(Permission.objects.all())
-    MembershipFactory(user=user, organization=organization, role=role)
-    return user
 
 
 ROLES = (Role.VIEWER, Role.ANALYST, Role.ADMIN)

@@ -12,7 +12,6 @@ from datetime import date
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
-from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 
 from finops.models import AllocationRule, Membership, ModelPrice, PriceOverride, Role
@@ -21,18 +20,10 @@ from finops.services import membership_add, membership_remove, membership_role_c
 from ingest.allocation import allocation_rule_preview, allocation_rule_save
 from ingest.models import LedgerEntry, LedgerLine, Upload
 from ingest.services import upload_create, upload_ingest
-from tests.factories import MembershipFactory, OrganizationFactory, TeamFactory, UserFactory
+from tests.factories import OrganizationFactory, TeamFactory, UserFactory, staff_member
 from tests.ingest.test_services import HEADER, usage_row
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_member(organization, role: str, username: str):
-    """Staff with every model permission, and ``role`` in ``organization``."""
-    user = UserFactory(username=username, is_staff=True)
-    user.user_permissions.set(Permission.objects.all())
-    MembershipFactory(user=user, organization=organization, role=role)
-    return user
 
 
 @pytest.fixture
