@@ -38,6 +38,8 @@ def set_environment(workdir: Path, database_url: str, *, broker_url: str | None 
     # Like a production worker: DEBUG off (no query log), with a throwaway key.
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    # A production start needs ALLOWED_HOSTS too: the loopback names and the Django test client's host.
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 
 def server_url(database_url: str, database: str) -> str:

@@ -1,4 +1,4 @@
-"""Server-side charts (SVG via matplotlib): the shared renderer, and the price-history chart.
+"""Server-side charts (SVG, or PNG for e-mails, via matplotlib): the shared renderer, and the price-history chart.
 
 Rendered on the server so the admin needs no JavaScript library and nothing from a CDN. ``render_svg`` holds what
 every chart shares (headless backend, date axis, title, grid, legend, SVG without its XML prolog);
@@ -16,6 +16,38 @@ from typing import Any, Literal
 COLORS = {"input": "#1d4ed8", "output": "#b91c1c", "cached_input": "#047857", "cache_write": "#a16207"}
 
 
+def _render(
+    draw: Callable[[Any], None],
+    *,
+    figsize: tuple[float, float],
+    title: str,
+    ylabel: str,
+    legend_loc: Literal["best", "upper left"],
+    image_format: Literal["svg", "png"],
+    dpi: int = 100,
+) -> bytes:
+    """The chart's file: ``draw(axes)`` plots on a date x axis; the title, y label, grid and legend are added here.
+
+    A bare ``Figure``, not pyplot: pyplot keeps every open figure in one global registry, which threads rendering
+    at the same time (two senders of the monthly e-mails, a threaded web server) would share.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize, dpi=dpi)
+    axes = figure.subplots()
+    draw(axes)
+    axes.xaxis_date()
+    axes.set_title(title, fontsize=11)
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.25)
+    axes.legend(loc=legend_loc, fontsize=9)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format, dpi=dpi)
+    return buffer.getvalue()
+
+
 def render_svg(
     draw: Callable[[Any], None],
     *,
@@ -24,28 +56,25 @@ def render_svg(
     ylabel: str,
     legend_loc: Literal["best", "upper left"],
 ) -> str:
-    """An SVG chart: ``draw(axes)`` plots on a date x axis; the title, y label, grid and legend are added here."""
-    import matplotlib
+    """An SVG chart (see ``_render``), without its XML prolog, to place inside a page."""
+    svg = _render(draw, figsize=figsize, title=title, ylabel=ylabel, legend_loc=legend_loc, image_format="svg")
+    text = svg.decode()
+    return text[text.index("<svg") :]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=figsize, dpi=100)
-    try:
-        draw(axes)
-        axes.xaxis_date()
-        axes.set_title(title, fontsize=11)
-        axes.set_ylabel(ylabel)
-        axes.grid(alpha=0.25)
-        axes.legend(loc=legend_loc, fontsize=9)
-        figure.autofmt_xdate()
-        figure.tight_layout()
-        buffer = io.StringIO()
-        figure.savefig(buffer, format="svg")
-    finally:
-        plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+def render_png(
+    draw: Callable[[Any], None],
+    *,
+    figsize: tuple[float, float],
+    title: str,
+    ylabel: str,
+    legend_loc: Literal["best", "upper left"],
+    dpi: int = 100,
+) -> bytes:
+    """A PNG chart (see ``_render``): for e-mails, whose clients do not show SVG."""
+    return _render(
+        draw, figsize=figsize, title=title, ylabel=ylabel, legend_loc=legend_loc, image_format="png", dpi=dpi
+    )
 
 
 def price_history_chart_svg(*, series: Mapping[str, Sequence[tuple[date, Decimal]]], title: str, until: date) -> str:

@@ -26,6 +26,14 @@ def validate_holiday_country(value: str) -> None:
         )
 
 
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name (e.g. Europe/Berlin, Pacific/Auckland) that ``zoneinfo`` knows."""
+    import zoneinfo
+
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone name; use one such as UTC, Europe/Berlin.")
+
+
 class Organization(models.Model):
     """A tenant. Every ledger row, upload and forecast belongs to exactly one."""
 
@@ -39,6 +47,14 @@ class Organization(models.Model):
         blank=True,
         validators=[validate_holiday_country],
         help_text="ISO country code (e.g. US, DE) whose public holidays the forecasts model; blank for none.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        # Also in the database: rows inserted by code that predates the column (older migrations' models) get UTC.
+        db_default="UTC",
+        validators=[validate_time_zone],
+        help_text="IANA time zone (e.g. Europe/Berlin): the monthly forecast e-mails go out on the 1st there.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

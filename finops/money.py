@@ -33,3 +33,9 @@ def money_round(amount: Decimal | int | float | str, currency: str) -> Decimal:
 def money_str(amount: Decimal | int | float | str, currency: str) -> str:
     """``amount`` as a plain decimal string at the currency's minor unit: ``"1495.84"`` (USD), ``"1496"`` (JPY)."""
     return format(money_round(amount, currency), "f")
+
+
+def money_display(amount: Decimal | int | float | str, currency: str) -> str:
+    """``amount`` for people to read, at the currency's minor unit with thousands separators and the code:
+    ``"1,495.84 USD"``, ``"1,496 JPY"`` (e-mails; the API and exports keep ``money_str``)."""
+    return f"{money_round(amount, currency):,} {currency}"

@@ -6,16 +6,24 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.request import Request
 
 from finops.models import Organization, Role
-from finops.selectors import OrganizationAccessDenied, organization_for_user, organizations_for_user
+from finops.selectors import (
+    OrganizationAccessDenied,
+    organization_for_user,
+    organization_only_for_user,
+    organizations_for_user,
+)
 
 
 def organization_from_request(request: Request, *, slug: str | None, min_role: str = Role.VIEWER) -> Organization:
     """The organization ``slug`` (or the caller's only one when omitted), checked against the caller's role."""
     if not slug:
-        organizations = list(organizations_for_user(user=request.user)[:2])
-        if len(organizations) != 1:
+        try:
+            only = organization_only_for_user(user=request.user, min_role=min_role)
+        except OrganizationAccessDenied as error:
+            raise PermissionDenied(str(error)) from error
+        if only is None:
             raise ValidationError({"organization": "required: the slug of one of your organizations"})
-        slug = organizations[0].slug
+        return only
     try:
         return organization_for_user(user=request.user, slug=slug, min_role=min_role)
     except OrganizationAccessDenied as error:

@@ -41,21 +41,45 @@ def organizations_for_user(*, user: User | AnonymousUser) -> QuerySet[Organizati
         return Organization.objects.none()
     if getattr(user, "is_superuser", False):
         return Organization.objects.all()
-    return Organization.objects.filter(memberships__user_id=user.pk).distinct()
+    # One row per organization without DISTINCT: a user holds at most one membership in each (uniq_membership).
+    return Organization.objects.filter(memberships__user_id=user.pk)
 
 
 def organization_for_user(*, user: User | AnonymousUser, slug: str, min_role: str = Role.VIEWER) -> Organization:
-    """The organization ``slug`` if the user holds at least ``min_role`` in it; else OrganizationAccessDenied."""
-    organization = organizations_for_user(user=user).filter(slug=slug).first()
-    if organization is None:
+    """The organization ``slug`` if the user holds at least ``min_role`` in it; else OrganizationAccessDenied.
+
+    One query: every API request resolves its organization here."""
+    if not user.is_authenticated:
         raise OrganizationAccessDenied(f"no organization {slug!r} among yours")
     if getattr(user, "is_superuser", False):
+        organization = Organization.objects.filter(slug=slug).first()
+        if organization is None:
+            raise OrganizationAccessDenied(f"no organization {slug!r} among yours")
         return organization
-    membership = Membership.objects.filter(user_id=user.pk or 0, organization=organization).first()
-    if membership is None or ROLE_RANK[Role(membership.role)] < ROLE_RANK[Role(min_role)]:
-        role = membership.role if membership else "none"
-        raise OrganizationAccessDenied(f"your role in {slug!r} is {role}; this needs {min_role} or higher")
-    return organization
+    membership = Membership.objects.select_related("organization").filter(user_id=user.pk, organization__slug=slug)
+    return _membership_organization(membership.first(), slug=slug, min_role=min_role)
+
+
+def organization_only_for_user(*, user: User | AnonymousUser, min_role: str = Role.VIEWER) -> Organization | None:
+    """The user's organization when they belong to exactly one (checked against ``min_role``), else None. One query
+    (two for a superuser)."""
+    if not user.is_authenticated:
+        return None
+    if getattr(user, "is_superuser", False):
+        organizations = list(Organization.objects.all()[:2])
+        return organizations[0] if len(organizations) == 1 else None
+    memberships = list(Membership.objects.select_related("organization").filter(user_id=user.pk)[:2])
+    if len(memberships) != 1:
+        return None
+    return _membership_organization(memberships[0], slug=memberships[0].organization.slug, min_role=min_role)
+
+
+def _membership_organization(membership: Membership | None, *, slug: str, min_role: str) -> Organization:
+    if membership is None:
+        raise OrganizationAccessDenied(f"no organization {slug!r} among yours")
+    if ROLE_RANK[Role(membership.role)] < ROLE_RANK[Role(min_role)]:
+        raise OrganizationAccessDenied(f"your role in {slug!r} is {membership.role}; this needs {min_role} or higher")
+    return membership.organization
 
 
 def role_require(*, user: User | AnonymousUser | None, organization: Organization, min_role: str) -> None:

@@ -1,4 +1,4 @@
-"""Root URLs: admin, REST API v1, OpenAPI schema and docs."""
+"""Root URLs: admin, REST API v1, OpenAPI schema and docs, health probes."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from finops import health
 from finops.api.auth import TokenLoginView
 from finops.api.members import MemberViewSet
 from finops.api.prices import PriceHistoryView, PricesInForceView
@@ -44,6 +45,8 @@ urlpatterns = [
     ),
     path("admin/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("admin/", admin.site.urls),
+    # The monthly forecast e-mail's unsubscribe link (no login: a signed token).
+    path("email/", include("planning.urls")),
     path("api/v1/", include(router.urls)),
     path("api/v1/organizations/", OrganizationListView.as_view(), name="organization-list"),
     path("api/v1/usage/summary/", UsageSummaryView.as_view(), name="usage-summary"),
@@ -53,6 +56,9 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="auth-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Liveness and readiness (finops.health.ProbeMiddleware answers them before the ALLOWED_HOSTS check).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
 
 # JSON in the API's error shape under /api/ (Django's pages elsewhere).

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from finops.models import Organization
 from finops.selectors import organizations_for_user
@@ -21,16 +21,37 @@ def forecast_runs_for_user(*, user: User | AnonymousUser) -> QuerySet[ForecastRu
     return ForecastRun.objects.filter(organization__in=organizations_for_user(user=user)).select_related("organization")
 
 
+def _latest_runs(organization: Organization | OuterRef) -> QuerySet[ForecastRun]:
+    return ForecastRun.objects.filter(
+        organization=organization, status=ForecastRun.Status.SUCCEEDED, baseline__isnull=True
+    ).order_by("-finished_at", "-id")
+
+
 def forecast_latest(*, organization: Organization) -> ForecastRun | None:
     """The newest successful forecast run of the organization; what-if runs (a change not made yet) are not its
     forecast and are left out."""
-    return (
-        ForecastRun.objects.filter(
-            organization=organization, status=ForecastRun.Status.SUCCEEDED, baseline__isnull=True
-        )
-        .order_by("-finished_at", "-id")
-        .first()
-    )
+    return _latest_runs(organization).first()
+
+
+def forecast_latest_version(*, organization: Organization) -> str | None:
+    """The id and finish time of the organization's latest run (``forecast_latest``), without reading the run: what
+    answers built from it are cached under. None without one."""
+    latest = _latest_runs(organization).values_list("pk", "finished_at").first()
+    return forecast_latest_version_from(*latest) if latest else None
+
+
+def forecast_latest_annotations() -> dict[str, Subquery]:
+    """The latest run's id and finish time for each organization of an ``Organization`` query, for a view that reads
+    several versions in one query; ``forecast_latest_version_from`` makes ``forecast_latest_version``'s token."""
+    latest = _latest_runs(OuterRef("pk"))
+    return {
+        "latest_run_id": Subquery(latest.values("pk")[:1]),
+        "latest_run_finished_at": Subquery(latest.values("finished_at")[:1]),
+    }
+
+
+def forecast_latest_version_from(run_id: int | None, finished_at: object) -> str | None:
+    return f"run:{run_id}:{finished_at}" if run_id is not None else None
 
 
 def _month_row(month: ForecastMonth, main_width: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from finops.models import Organization, Team, TokenType
+from ingest.storage import upload_storage
 
 
 class Upload(models.Model):
@@ -22,7 +23,7 @@ class Upload(models.Model):
         DUPLICATE = "duplicate", "Duplicate (same bytes already loaded)"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="uploads")
-    file = models.FileField(upload_to="uploads/%Y/%m/")
+    file = models.FileField(upload_to="uploads/%Y/%m/", storage=upload_storage)
     original_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
     size_bytes = models.BigIntegerField()

@@ -123,3 +123,13 @@ def usage_rollup_refresh(
         )
         state.save()
     return written
+
+
+def usage_version_bump(*, organization_id: int | None = None) -> int:
+    """Give the organization's usage answers (every organization's with None) a new version, so none cached under
+    the old one is read again: what a team's rename (team names label the totals) or an exchange rate's change
+    (totals are converted at them) needs, without refreshing the rollup. Returns the states changed."""
+    states = UsageRollupState.objects.all()
+    if organization_id is not None:
+        states = states.filter(organization_id=organization_id)
+    return states.update(version=uuid.uuid4())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -10,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, DateField, F, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, DateField, F, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 
 from finops.models import FxRate, Organization, Team
@@ -63,43 +62,50 @@ class UsageFilters:
     date_to: date | None = None
 
 
-@dataclass(frozen=True)
-class _UsageContext:
-    version: str  # changes whenever any usage total of the organization may change
-    fx: FxTable | None  # None when every cost is in the reporting currency already
-
-
-def _usage_context(organization: Organization) -> _UsageContext | None:
-    """The organization's rollup version and the exchange rates its totals need; None before its first ingest."""
+def _usage_state(organization: Organization) -> tuple[str, list[str]] | None:
+    """The organization's usage version and the currencies its rollup holds; None before its first ingest."""
     state = UsageRollupState.objects.filter(organization=organization).values_list("version", "currencies").first()
     if state is None:
         return None
     rollup_version, currencies = state
+    return str(usage_version_from(organization, rollup_version)), list(currencies)
+
+
+def usage_version_annotation() -> Subquery:
+    """The rollup version of each organization of an ``Organization`` query, for a view that reads several versions
+    in one query; ``usage_version_from`` makes ``usage_version``'s token of it."""
+    return Subquery(UsageRollupState.objects.filter(organization=OuterRef("pk")).values("version")[:1])
+
+
+def usage_version_from(organization: Organization, rollup_version: object) -> str | None:
+    """``usage_version`` of the organization, given its rollup version (``usage_version_annotation``)."""
+    if rollup_version is None:
+        return None
+    return f"{organization.pk}:{rollup_version}:{organization.reporting_currency}"
+
+
+def _fx_for(organization: Organization, currencies: list[str]) -> FxTable | None:
+    """The exchange rates the organization's totals need; None when every cost is in its reporting currency."""
     reporting = organization.reporting_currency
     foreign = sorted(set(currencies) - {reporting})
-    fx = None
-    rates: list[tuple[str, str, Decimal, date]] = []
-    if foreign:
-        wanted = {*foreign, reporting, "USD"}
-        rates = list(
-            FxRate.objects.filter(from_currency__in=wanted, to_currency__in=wanted)
-            .order_by("pk")
-            .values_list("from_currency", "to_currency", "rate", "rate_date")
-        )
-        fx = FxTable(rates)
-    rates_digest = hashlib.sha256(repr(rates).encode()).hexdigest()[:16]
-    return _UsageContext(version=f"{organization.pk}:{rollup_version}:{reporting}:{rates_digest}", fx=fx)
+    if not foreign:
+        return None
+    wanted = {*foreign, reporting, "USD"}
+    return FxTable(
+        FxRate.objects.filter(from_currency__in=wanted, to_currency__in=wanted)
+        .order_by("pk")
+        .values_list("from_currency", "to_currency", "rate", "rate_date")
+    )
 
 
 def usage_version(*, organization: Organization) -> str | None:
     """A token that changes whenever any usage total of the organization may change: its rollup was refreshed
-    (every ledger change refreshes it), its reporting currency changed, an exchange rate its totals use was added
-    or edited, or a team was renamed. None before its first ingest. What answers from the rollup are cached under."""
-    context = _usage_context(organization)
-    if context is None:
-        return None
-    teams = list(Team.objects.filter(organization=organization).order_by("pk").values_list("pk", "name"))
-    return f"{context.version}:{hashlib.sha256(repr(teams).encode()).hexdigest()[:16]}"
+    (every ledger change refreshes it), its reporting currency changed, or, through ``ingest.rollup.
+    usage_version_bump`` (called on every save and delete of a team or an exchange rate), a team was renamed or an
+    exchange rate added, edited or removed. None before its first ingest. What answers from the rollup are cached
+    under; one small query."""
+    state = _usage_state(organization)
+    return state[0] if state else None
 
 
 def usage_summary(
@@ -132,11 +138,12 @@ def usage_summary(
     filters = UsageFilters(
         provider=provider, model=model, team=team, token_type=token_type, date_from=date_from, date_to=date_to
     )
-    context = _usage_context(organization)
-    if context is None:  # nothing ingested yet
+    state = _usage_state(organization)
+    if state is None:  # nothing ingested yet
         return [] if by else [{"tokens": 0, "cost": Decimal(0), "records": 0}]
+    fx = _fx_for(organization, state[1])
     return _usage_summary_rows(
-        organization=organization, by=by, filters=filters, fx=context.fx, reporting=organization.reporting_currency
+        organization=organization, by=by, filters=filters, fx=fx, reporting=organization.reporting_currency
     )
 
 

@@ -8,7 +8,8 @@ import time
 import uuid
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import IO
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from ingest.parsers import IngestError, ParseStats, RowError, detect_format, det
 from ingest.parsers.openai_columnar import NotColumnar, usage_export_batches
 from ingest.rollup import usage_rollup_refresh
 from ingest.signals import upload_succeeded
+from ingest.storage import upload_file_delete, upload_file_local, upload_file_save, upload_staging
 
 logger = logging.getLogger(__name__)
 
@@ -58,28 +60,24 @@ def _stored_name(filename: str) -> str:
     return stem[: STORED_NAME_CHARS - len(extensions)] + extensions
 
 
-def _store_stream(source: IO[bytes], filename: str) -> tuple[Path, str, int]:
-    """Copy the incoming bytes under MEDIA_ROOT while hashing; enforce the size limit."""
-    relative = Path("uploads") / timezone.now().strftime("%Y/%m") / f"{uuid.uuid4().hex}_{_stored_name(filename)}"
-    target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _upload_name(filename: str) -> str:
+    """Where a new upload is kept in the uploads storage: by month, made unique, its own name shortened."""
+    return f"uploads/{timezone.now():%Y/%m}/{uuid.uuid4().hex}_{_stored_name(filename)}"
+
+
+def _store_stream(source: IO[bytes], target: Path) -> tuple[str, int]:
+    """Copy the incoming bytes to ``target`` (a staging file) while hashing; enforce the size limit."""
     digest = hashlib.sha256()
     size = 0
     limit = settings.UPLOAD_MAX_BYTES
-    try:
-        with target.open("wb") as out:
-            while chunk := source.read(COPY_CHUNK_BYTES):
-                size += len(chunk)
-                if size > limit:
-                    raise IngestError(
-                        [RowError(row=None, message=f"the file is over the size limit of {limit:,} bytes")]
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return relative, digest.hexdigest(), size
+    with target.open("wb") as out:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                raise IngestError([RowError(row=None, message=f"the file is over the size limit of {limit:,} bytes")])
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
 
 
 def upload_create(
@@ -94,17 +92,51 @@ def upload_create(
 
     Raises IngestError (nothing kept) when the file is empty, binary, too large or of no known
     format. The same bytes uploaded again give an Upload with status ``duplicate`` and change nothing.
-    Detection here reads a bounded part of the file (``detect_upload_format``): a JSON document over
-    DETECT_MAX_BYTES is checked on its first bytes, queued with no format, and detected by the worker.
+    The file is received and checked in a local staging directory, and kept in the uploads storage
+    (``ingest.storage``) only once accepted. Detection reads a bounded part of it (``detect_upload_format``):
+    a JSON document over DETECT_MAX_BYTES is checked on its first bytes, queued with no format, and detected
+    by the worker.
     """
-
-    relative, sha256, size = _store_stream(source, filename)
-    absolute = Path(settings.MEDIA_ROOT) / relative
+    name = _upload_name(filename)
+    with upload_staging() as staging:
+        staged = staging / PurePosixPath(name).name
+        sha256, size = _store_stream(source, staged)
+        module = detect_upload_format(staged, format_name, max_expanded_bytes=settings.UPLOAD_MAX_EXPANDED_BYTES)
+        kept_name = upload_file_save(staged=staged, name=name)
     try:
-        module = detect_upload_format(absolute, format_name, max_expanded_bytes=settings.UPLOAD_MAX_EXPANDED_BYTES)
+        upload = _upload_record(
+            organization=organization,
+            kept_name=kept_name,
+            original_name=filename,
+            sha256=sha256,
+            size=size,
+            format_name=module.NAME if module is not None else (format_name or ""),
+            format_override=format_name,
+            user=user,
+        )
     except BaseException:  # whatever stops the upload here, the file is not kept
-        absolute.unlink(missing_ok=True)
+        upload_file_delete(name=kept_name)
         raise
+    if upload.status == Upload.Status.DUPLICATE:
+        upload_file_delete(name=kept_name)  # the Upload points at the original's file
+    else:
+        transaction.on_commit(lambda: _enqueue_ingest(upload.pk))
+    return upload
+
+
+def _upload_record(
+    *,
+    organization: Organization,
+    kept_name: str,
+    original_name: str,
+    sha256: str,
+    size: int,
+    format_name: str,
+    format_override: str | None,
+    user: User | AnonymousUser | None,
+) -> Upload:
+    """Save the Upload of a kept file: queued, or a duplicate of an active upload of the same bytes (which then
+    points at the original's file)."""
     with transaction.atomic():
         original = (
             Upload.objects.select_for_update()
@@ -114,27 +146,23 @@ def upload_create(
         )
         upload = Upload(
             organization=organization,
-            original_name=filename,
+            original_name=original_name,
             sha256=sha256,
             size_bytes=size,
-            format=module.NAME if module is not None else (format_name or ""),
+            format=format_name,
             created_by=user if isinstance(user, User) else None,
         )
-        upload.file.name = str(relative)
+        upload.file.name = kept_name
         if original is not None:
             upload.status = Upload.Status.DUPLICATE
             upload.format = upload.format or original.format
             upload.duplicate_of = original
             upload.finished_at = timezone.now()
             upload.summary = {"duplicate_of": original.pk, "records": 0, "note": "same bytes already loaded"}
-            upload.save()
-            absolute.unlink(missing_ok=True)
             upload.file.name = original.file.name
-            upload.save(update_fields=["file"])
-            return upload
-        upload.summary = {"format_override": format_name} if format_name else {}
+        else:
+            upload.summary = {"format_override": format_override} if format_override else {}
         upload.save()
-        transaction.on_commit(lambda: _enqueue_ingest(upload.pk))
     return upload
 
 
@@ -370,13 +398,19 @@ def upload_ingest(*, upload_id: int) -> Upload:
     """Parse the upload and write its ledger rows in one transaction; safe to run twice.
 
     A run killed half-way left nothing (the transaction rolled back), so running it again
-    finishes the job. Bad input marks the upload failed with row-numbered errors.
+    finishes the job. Bad input marks the upload failed with row-numbered errors. The kept file is
+    read from a local file (``upload_file_local``): a temporary copy when uploads are in object storage.
     """
     upload = _claim(upload_id)
     if upload is None:
         return Upload.objects.get(pk=upload_id)
     started = time.monotonic()
-    path = Path(settings.MEDIA_ROOT) / str(upload.file.name)
+    with upload_file_local(name=str(upload.file.name)) as path:
+        return _ingest_file(upload=upload, path=path, started=started)
+
+
+def _ingest_file(*, upload: Upload, path: Path, started: float) -> Upload:
+    """``upload_ingest`` of the claimed upload, its file at ``path``."""
     stats = ParseStats()
     tally = Tally()
     try:
@@ -411,26 +445,12 @@ def upload_ingest(*, upload_id: int) -> Upload:
                 usage_rollup_refresh(
                     organization=upload.organization, date_from=min(tally.days), date_to=max(tally.days)
                 )
-            date_from, date_to = tally.date_range()
             upload.status = Upload.Status.SUCCEEDED
             upload.format = module.NAME
             upload.errors = []
             upload.summary = {
                 **upload.summary,
-                "format": module.NAME,
-                "format_label": module.LABEL,
-                "format_version": stats.format_version,
-                "source_parts": sorted(stats.source_parts),
-                "rows_read": stats.rows_read,
-                "rows_skipped": stats.rows_skipped,
-                "read_by": read_by,
-                "records": tally.records,
-                "tokens": tally.tokens,
-                "cost": {currency: str(amount) for currency, amount in sorted(tally.cost.items())},
-                "records_cost_estimated": tally.estimated_records,
-                "records_unpriced": tally.unpriced_records,
-                "date_from": date_from,
-                "date_to": date_to,
+                **_ingest_summary(module=module, stats=stats, tally=tally, read_by=read_by),
                 "replaced": replaced,
                 "estimates_superseded": superseded,
                 "duration_seconds": round(time.monotonic() - started, 3),
@@ -453,6 +473,27 @@ def upload_ingest(*, upload_id: int) -> Upload:
     return upload
 
 
+def _ingest_summary(*, module: ModuleType, stats: ParseStats, tally: Tally, read_by: str) -> dict[str, object]:
+    """What a successful ingest read and wrote, for ``Upload.summary``."""
+    date_from, date_to = tally.date_range()
+    return {
+        "format": module.NAME,
+        "format_label": module.LABEL,
+        "format_version": stats.format_version,
+        "source_parts": sorted(stats.source_parts),
+        "rows_read": stats.rows_read,
+        "rows_skipped": stats.rows_skipped,
+        "read_by": read_by,
+        "records": tally.records,
+        "tokens": tally.tokens,
+        "cost": {currency: str(amount) for currency, amount in sorted(tally.cost.items())},
+        "records_cost_estimated": tally.estimated_records,
+        "records_unpriced": tally.unpriced_records,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+
+
 def upload_mark_failed(*, upload_id: int, message: str) -> None:
     """Record an unexpected failure on the upload (the ledger was left untouched)."""
     Upload.objects.filter(pk=upload_id, status__in=[Upload.Status.QUEUED, Upload.Status.RUNNING]).update(
@@ -469,7 +510,7 @@ def upload_delete(*, upload: Upload, user: User | AnonymousUser | None) -> int:
     a duplicate upload still points at the same bytes.
     """
     role_require(user=user, organization=upload.organization, min_role=Role.ADMIN)
-    file_name, storage = upload.file.name, upload.file.storage
+    file_name = upload.file.name
     with transaction.atomic():
         removed = LedgerLine.objects.filter(upload=upload).count()
         days = LedgerLine.objects.filter(upload=upload).aggregate(first=Min("date"), last=Max("date"))
@@ -486,5 +527,5 @@ def upload_delete(*, upload: Upload, user: User | AnonymousUser | None) -> int:
         removed,
     )
     if file_name and not Upload.objects.filter(file=file_name).exists():
-        storage.delete(file_name)
+        upload_file_delete(name=file_name)
     return removed

@@ -487,4 +487,5 @@ class RecommendationAdmin(RoleScopedAdmin):
         return TemplateResponse(request, FORM_PAGE_TEMPLATE, context)
 
 
+from planning import admin_email  # noqa: E402, F401, I001  (the monthly forecast e-mails and their preview)
 from planning import admin_pages  # noqa: E402, F401  (the dashboard on the index and the model pages)

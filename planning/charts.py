@@ -1,14 +1,14 @@
-"""Server-side monthly spend chart (SVG via matplotlib, ``finops.charts.render_svg``): actual cost per month as
-bars, then the forecast's expected month totals with their band, and a monthly budget as a line."""
+"""Server-side monthly spend chart (SVG via matplotlib, ``finops.charts.render_svg``; PNG for e-mails): actual cost
+per month as bars, then the forecast's expected month totals with their band, and a monthly budget as a line."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from finops.charts import render_svg
+from finops.charts import render_png, render_svg
 
 if TYPE_CHECKING:
     from planning.dashboard import ScopeSpend
@@ -21,9 +21,12 @@ BAR_DAYS = 20
 MAX_LABELS = 12
 
 
+MonthRow = tuple[date, Decimal | None, Decimal | None, Decimal | None, Decimal | None]
+
+
 def monthly_spend_chart_svg(
     *,
-    months: Sequence[tuple[date, Decimal | None, Decimal | None, Decimal | None, Decimal | None]],
+    months: Sequence[MonthRow],
     title: str,
     interval_label: str,
     currency: str = "USD",
@@ -34,6 +37,29 @@ def monthly_spend_chart_svg(
     ``budget`` (a monthly amount) as a dashed line. Empty string when there is nothing to draw."""
     if not months:
         return ""
+    draw = _monthly_spend_draw(months=months, interval_label=interval_label, budget=budget)
+    return render_svg(draw, figsize=(10, 3.6), title=title, ylabel=f"{currency} per month", legend_loc="best")
+
+
+def monthly_spend_chart_png(
+    *,
+    months: Sequence[MonthRow],
+    title: str,
+    interval_label: str,
+    currency: str = "USD",
+    budget: Decimal | None = None,
+) -> bytes:
+    """The same chart as ``monthly_spend_chart_svg`` as a PNG (for e-mails); empty bytes when there is nothing to
+    draw."""
+    if not months:
+        return b""
+    draw = _monthly_spend_draw(months=months, interval_label=interval_label, budget=budget)
+    return render_png(draw, figsize=(8, 3.2), title=title, ylabel=f"{currency} per month", legend_loc="best")
+
+
+def _monthly_spend_draw(
+    *, months: Sequence[MonthRow], interval_label: str, budget: Decimal | None
+) -> Callable[[Any], None]:
     import matplotlib.dates as mdates
     from matplotlib.ticker import FuncFormatter
 
@@ -91,7 +117,7 @@ def monthly_spend_chart_svg(
         labelled = [month for month, *_ in months][::step]
         axes.set_xticks([middle(month) for month in labelled], labels=[month.strftime("%Y-%m") for month in labelled])
 
-    return render_svg(draw, figsize=(10, 3.6), title=title, ylabel=f"{currency} per month", legend_loc="best")
+    return draw
 
 
 def scope_spend_chart_svg(spend: ScopeSpend, *, title: str, budget: Decimal | None = None) -> str:

@@ -1,5 +1,5 @@
-"""What finance decides with the forecasts: budgets and their owners, alerts and their deliveries, webhooks, and
-recommendations with their savings and evidence.
+"""What finance decides with the forecasts: budgets and their owners, alerts and their deliveries, webhooks,
+recommendations with their savings and evidence, and the monthly forecast e-mails' deliveries and opt-outs.
 
 Budgets repeat every period (month, quarter, year) from ``starts_on``; their status is computed on demand from the
 ledger and the latest forecast run (``planning.selectors.budget_status``), never stored, so it is always current.
@@ -270,3 +270,68 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ForecastEmailDelivery(models.Model):
+    """The monthly forecast e-mail of one owner (an address) of an organization for one month: claimed by inserting
+    it (or by taking over a stale or retryable claim) before anything is sent, so it goes out once.
+
+    Each claim writes a new ``claim_token``: a sender learns it holds the claim by reading its own token back, and
+    only finishes (sent, retrying, failed) the claim it still holds. ``attempts`` counts the claims; ``message_id``
+    is the same for every attempt (``planning.monthly_delivery``)."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        RETRYING = "retrying", "Retrying (temporary failure)"
+        FAILED = "failed", "Failed (gave up)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="forecast_email_deliveries")
+    month = models.DateField(help_text="The month the e-mail is for (its first day).")
+    address = models.CharField(max_length=254, help_text="The owner's e-mail address, lower-case.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    attempts = models.PositiveIntegerField(default=1)
+    claim_token = models.UUIDField(editable=False, help_text="Which sender holds (or last held) the claim.")
+    claimed_at = models.DateTimeField(help_text="When the current (or last) attempt began.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=200)
+    budgets = models.PositiveIntegerField(default=0, help_text="How many budgets the e-mail covered.")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "forecast e-mail delivery"
+        verbose_name_plural = "forecast e-mail deliveries"
+        ordering = ["-month", "organization", "address"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "address", "month"], name="uniq_forecast_email_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} to {self.address}: {self.status}"
+
+
+class ForecastEmailOptOut(models.Model):
+    """An owner (an address) of an organization who does not want the monthly forecast e-mail; deleting the row
+    subscribes them again. Set in the admin or by the e-mail's unsubscribe link."""
+
+    class Source(models.TextChoices):
+        LINK = "link", "Unsubscribe link"
+        ADMIN = "admin", "Admin"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="forecast_email_opt_outs")
+    address = models.CharField(max_length=254, help_text="The owner's e-mail address (stored lower-case).")
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ADMIN)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "forecast e-mail opt-out"
+        ordering = ["organization", "address"]
+        constraints = [models.UniqueConstraint(fields=["organization", "address"], name="uniq_forecast_email_opt_out")]
+
+    def __str__(self) -> str:
+        return self.address

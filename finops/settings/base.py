@@ -3,7 +3,8 @@
 With nothing set it runs the embedded default: SQLite under ``var/``, Celery tasks
 run eagerly in-process, e-mail written to files under ``var/``. With ``DATABASE_URL``,
 ``CELERY_BROKER_URL`` and ``EMAIL_URL`` it runs on PostgreSQL, Redis and SMTP.
-A production start (``DEBUG`` off) without ``SECRET_KEY`` fails at boot.
+A production start (``DEBUG`` off) without ``SECRET_KEY``, ``ALLOWED_HOSTS`` or ``DATABASE_URL`` fails at
+boot. ``.env.example`` lists every variable read here.
 """
 
 from pathlib import Path
@@ -22,15 +23,21 @@ VAR_DIR = Path(env.str("TOKENCAST_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=True)
+# A production start (DEBUG off) needs these from the environment; it fails here, naming every one missing.
+_REQUIRED_IN_PRODUCTION = {
+    "SECRET_KEY": "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'",
+    "ALLOWED_HOSTS": "the host names the site is served under, comma-separated, e.g. tokencast.example.com",
+    "DATABASE_URL": "the PostgreSQL database, e.g. postgres://tokencast:PASSWORD@db.example.com:5432/tokencast",
+}
+_missing_in_production = [name for name in _REQUIRED_IN_PRODUCTION if not env.str(name, default="").strip()]
+if not DEBUG and _missing_in_production:
+    raise ImproperlyConfigured(
+        f"A production start (DEBUG=false) needs {', '.join(_missing_in_production)} in the environment:\n"
+        + "".join(f"  {name}: {_REQUIRED_IN_PRODUCTION[name]}\n" for name in _missing_in_production)
+        + "See .env.example and deploy/production.env.example (or set DEBUG=true for a local development run)."
+    )
 _DEV_SECRET_KEY = "insecure-dev-only-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. A production start (DEBUG=false) needs SECRET_KEY in the "
-            "environment; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-        )
-    SECRET_KEY = _DEV_SECRET_KEY
+SECRET_KEY = env.str("SECRET_KEY", default="") or _DEV_SECRET_KEY
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -53,6 +60,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "finops.request_id.RequestIdMiddleware",
+    # Answers /healthz and /readyz before the Host header is checked against ALLOWED_HOSTS (probes use the pod IP).
+    "finops.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -111,6 +121,45 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=2 * 1024**3)
 UPLOAD_MAX_EXPANDED_BYTES = env.int("UPLOAD_MAX_EXPANDED_BYTES", default=20 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Where uploads are kept (the "uploads" storage, ingest/storage.py): local disk under MEDIA_ROOT, which web and
+# ingest workers must share, or S3-compatible object storage (UPLOAD_STORAGE=s3), which needs no shared disk.
+UPLOAD_STORAGE = env.str("UPLOAD_STORAGE", default="local").strip().lower()
+if UPLOAD_STORAGE == "local":
+    _UPLOADS_STORAGE: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif UPLOAD_STORAGE == "s3":
+    from boto3.s3.transfer import TransferConfig
+
+    # Memory per transfer stays bounded: 8 MiB parts, two sent at once and two more read ahead when writing (an
+    # s3transfer attribute boto3 takes no argument for), 32 x 256 KiB queued when reading: about 28 MiB per upload
+    # being kept (68 MiB with boto3's defaults) and 9 MiB per object read back (tests/ingest/test_object_storage.py).
+    _S3_TRANSFER = TransferConfig(multipart_chunksize=8 * 1024**2, max_concurrency=2, max_io_queue=32)
+    _S3_TRANSFER.max_in_memory_upload_chunks = 2
+    _UPLOADS_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),  # required: boot fails without it
+            "location": env.str("AWS_LOCATION", default=""),  # a key prefix inside the bucket
+            # Unset: Amazon S3. Set for MinIO, Ceph, Cloudflare R2 and other S3-compatible services.
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,  # "path" for most non-AWS
+            # Unset: boto3's own chain (AWS_* variables, an instance or pod role, ~/.aws).
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": None,  # private objects; the bucket's policy applies
+            # Kept as the bytes received: no Content-Encoding guessed from a .gz name.
+            "object_parameters": {"ContentType": "application/octet-stream"},
+            "transfer_config": _S3_TRANSFER,
+            "max_memory_size": 8 * 1024**2,  # storage.open() of an object spools to disk past 8 MiB
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"UPLOAD_STORAGE must be local or s3, not {UPLOAD_STORAGE!r}")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "uploads": _UPLOADS_STORAGE,
+}
 
 # E-mail: EMAIL_URL (smtp://user:pass@host:port) or files under var/mail.
 _email_url = env.str("EMAIL_URL", default="")
@@ -159,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
     "retry-alert-deliveries": {
         "task": "planning.tasks.retry_due_deliveries",
         "schedule": crontab(minute="*/5"),
+    },
+    # Hourly, so each organization's 1st (in its own time zone) is seen; a delivery record per owner and month
+    # makes every run after the first harmless.
+    "send-forecast-emails-hourly": {
+        "task": "planning.tasks.send_due_forecast_emails",
+        "schedule": crontab(minute=7),
     },
 }
 
@@ -218,10 +273,32 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Logs go to stderr, as text (the default) or as one JSON object per line (LOG_FORMAT=json), every line with the
+# request id (finops.request_id) and, inside a Celery task, the task's id and name. Workers and beat use this too.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_context": {
+            "()": "finops.request_id.RequestContextFilter",
+            "missing": None if LOG_FORMAT == "json" else "-",
+        },
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["levelname", "name", "message", "request_id", "task_id", "task_name"],
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
     "loggers": {"cmdstanpy": {"level": "WARNING"}, "prophet": {"level": "WARNING"}},
 }

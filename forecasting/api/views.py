@@ -25,6 +25,7 @@ from forecasting.models import ForecastMonth, ForecastPoint, ForecastRun, Foreca
 from forecasting.selectors import (
     forecast_compare,
     forecast_latest,
+    forecast_latest_version,
     forecast_levels,
     forecast_monthly,
     forecast_runs_for_user,
@@ -271,14 +272,19 @@ class ForecastRunViewSet(ReadOnlyModelViewSet[ForecastRun]):
     @action(detail=False, methods=["get"])
     def latest(self, request: Request) -> Response:
         organization = organization_from_request(request, slug=request.query_params.get("organization"))
-        run = forecast_latest(organization=organization)
-        if run is None:
+        version = forecast_latest_version(organization=organization)
+        if version is None:
             raise NotFound(f"no finished forecast for {organization.slug} yet")
-        # A finished run never changes: its answer is cached under its id and finish time.
+
+        def build() -> Response:
+            run = forecast_latest(organization=organization)
+            if run is None:  # deleted since
+                raise NotFound(f"no finished forecast for {organization.slug} yet")
+            return Response(ForecastRunDetailSerializer(run).data)
+
+        # A finished run never changes: its answer, the same for every member, is cached under its id and finish time.
         return cached_answer(  # type: ignore[return-value]
-            request,
-            version=f"run:{run.pk}:{run.finished_at}",
-            build=lambda: Response(ForecastRunDetailSerializer(run).data),
+            request, version=version, build=build, audience=f"organization:{organization.pk}"
         )
 
     @extend_schema(responses=ForecastSeriesSerializer(many=True), filters=False)

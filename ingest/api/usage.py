@@ -1,24 +1,18 @@
 """Usage endpoint: tokens and cost added up by any of provider, model, team, token type, day, week and month, in the
 organization's reporting currency (``GET /api/v1/usage/summary/``).
 
-Answers are cached under the organization's usage version (``ingest.selectors.usage_version``), which every ledger
-change, currency change and exchange-rate change replaces: a dashboard polling the same question costs a few small
-queries, and no answer outlives the data it came from, in any process. Without a shared cache (``CACHE_URL``) each
-process keeps its own. Threads of one process that ask the same uncached question together compute it once: after
-an ingest, twenty dashboards asking at once would otherwise each add up the rollup (in ``benchmarks/api.py`` that
-took a cold answer from 1 s to 6 s).
+Answers are cached, rendered, under the organization's usage version (``ingest.selectors.usage_version``), which
+every ledger change, currency change, exchange-rate change and team rename replaces (``finops.api.caching``): a
+dashboard polling the same question costs a few small queries, and no answer outlives the data it came from, in any
+process. Every member of the organization asking the same question shares one answer.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -26,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from finops.api.caching import cached_answer
 from finops.models import TokenType
 from finops.money import minor_units, money_str
 from finops.permissions import organization_from_request
@@ -33,11 +28,7 @@ from finops.selectors import FxRateMissing
 from ingest.selectors import SUMMARY_FIELDS, usage_summary, usage_version
 
 UNROUNDED_PLACES = 10  # the ledger's precision
-# Answers with at most this many groups are cached; a day x model x team breakdown of years can hold a million.
-CACHE_MAX_GROUPS = 20_000
 CACHE_SECONDS = 24 * 3600
-_computing: dict[str, threading.Lock] = {}  # per cache key being computed in this process
-_computing_guard = threading.Lock()
 
 
 class UsageSummaryQuerySerializer(serializers.Serializer[None]):
@@ -107,27 +98,6 @@ def _unrounded(amount: Decimal, currency: str) -> str:
     return f"{whole}.{fraction}" if fraction else whole
 
 
-def _cached(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The cached answer under ``key``, else ``compute()``'s, cached; one thread of the process computes it while
-    the others asking for the same key wait for it."""
-    answer: dict[str, Any] | None = cache.get(key)
-    if answer is not None:
-        return answer
-    with _computing_guard:
-        lock = _computing.setdefault(key, threading.Lock())
-    try:
-        with lock:
-            answer = cache.get(key)
-            if answer is None:
-                answer = compute()
-                if len(answer["results"]) <= CACHE_MAX_GROUPS:
-                    cache.set(key, answer, CACHE_SECONDS)
-    finally:
-        with _computing_guard:
-            _computing.pop(key, None)
-    return answer
-
-
 class UsageSummaryView(APIView):
     """Tokens and cost grouped by any of provider, model, team, token_type, day, week and month, limited to a
     provider, model, team, token type or dates if asked; costs in the organization's reporting currency."""
@@ -175,12 +145,11 @@ class UsageSummaryView(APIView):
                 "results": results,
             }
 
-        if version is None:  # nothing ingested yet: nothing worth caching
-            return Response(compute())
-        question = [params["fields"], *(params[name] for name in ("provider", "model", "team", "token_type"))]
-        key = (
-            "ingest:usage-summary:"
-            + hashlib.sha256(repr((version, organization.slug, question, date_from, date_to)).encode()).hexdigest()
+        # The same answer for every member who may read it: cached per organization, as rendered bytes.
+        return cached_answer(  # type: ignore[return-value]
+            request,
+            version=version,
+            build=lambda: Response(compute()),
+            audience=f"organization:{organization.pk}",
+            seconds=CACHE_SECONDS,
         )
-        answer = _cached(key, compute)
-        return Response(answer)

@@ -1,8 +1,12 @@
 """Cached answers (finops/api/caching.py): the same bytes while the data stands, a new answer as soon as it
-changes, never another caller's answer, and never for exports."""
+changes, never another caller's answer (an organization's members share its usage answers), never for exports;
+the polled answers in three queries, and an uncached answer built once however many ask at once."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -57,3 +61,68 @@ def test_the_latest_forecast_is_cached_per_caller_and_exports_are_not(
     assert mine["id"] == acme_data.run.pk
     assert theirs["id"] == other_data.run.pk
     assert exported["Content-Type"].startswith("text/csv")
+
+
+def test_usage_answers_are_shared_within_an_organization_and_never_across(
+    analyst, viewer, outsider, api_client_for, acme_data, other_data
+) -> None:
+    url = "/api/v1/usage/summary/?by=team"  # the same path for all three: each one's only organization
+    analysts = api_client_for(analyst).get(url)
+    viewers = api_client_for(viewer).get(url)
+    outsiders = api_client_for(outsider).get(url)
+
+    assert analysts.status_code == viewers.status_code == outsiders.status_code == 200
+    assert viewers.content == analysts.content  # one answer for the organization, built once
+    assert analysts.json()["organization"] == acme_data.organization.slug
+    assert outsiders.json()["organization"] == other_data.organization.slug
+    assert {row["team"] for row in outsiders.json()["results"]} <= {"Ads", "unallocated"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/usage/summary/?by=month,team", "/api/v1/forecasts/latest/", "/api/v1/budgets/{budget}/status/"],
+)
+def test_a_polled_answer_costs_three_queries_once_cached(
+    url, analyst, api_client_for, acme_data, django_assert_max_num_queries
+) -> None:
+    client = api_client_for(analyst)
+    url = url.format(budget=acme_data.budget.pk)
+    first = client.get(url)
+
+    with django_assert_max_num_queries(3):  # the token, the organization (or the budget), the data's version
+        again = client.get(url)
+
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+
+
+def test_one_thread_builds_an_uncached_answer_while_the_others_wait(analyst) -> None:
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.request import Request
+    from rest_framework.response import Response
+    from rest_framework.test import APIRequestFactory
+
+    from finops.api.caching import cached_answer
+
+    builds: list[int] = []
+    started = threading.Event()
+
+    def build() -> Response:
+        builds.append(1)
+        started.set()
+        time.sleep(0.2)  # the others arrive while the first builds
+        return Response({"total": 42})
+
+    def ask() -> bytes:
+        request = Request(APIRequestFactory().get("/api/v1/usage/summary/"))
+        request.user = analyst
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
+        return bytes(cached_answer(request, version="v1", build=build).content)
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(lambda _: ask(), range(5)))
+
+    assert started.is_set()
+    assert len(builds) == 1
+    assert answers == [b'{"total":42}'] * 5
