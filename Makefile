@@ -30,6 +30,7 @@ format: venv
 
 test: venv system-packages lint
 	$(BIN)/python -m pytest
+	PYTHON=$(BIN)/python ./deploy/smoke.sh
 
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
