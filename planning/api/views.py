@@ -12,12 +12,12 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet, ReadOnlyModelViewSet
 
-from finops.api.caching import cached_answer, fx_version
+from finops.api.caching import cached_answer, fx_version, version_row
 from finops.api.fields import MoneyField
 from finops.models import Organization, Role
 from finops.permissions import organization_from_request
@@ -52,13 +52,12 @@ def require_role(request: Request, organization: Organization, min_role: str) ->
         raise PermissionDenied(str(error)) from error
 
 
-def _budget_status_version(budget: Budget) -> str:
-    """What a budget's status reads: its organization's budgets (the hierarchy), its usage (the rollup, whose
-    version also changes with every exchange rate), its latest run, and today (actuals to date). One query."""
-    organization = budget.organization
+def _budget_status_versions(organization_id: Any) -> QuerySet[Any, Any]:
+    """The parts of a budget status's version, one row for the organization: its budgets' count and last change, its
+    usage's rollup version and its latest run's id and finish time."""
     budgets = Budget.objects.filter(organization=OuterRef("pk")).order_by().values("organization")
-    budget_count, budget_last, rollup_version, run_id, run_finished_at = (
-        Organization.objects.filter(pk=organization.pk)
+    return (
+        Organization.objects.filter(pk=organization_id)
         .annotate(
             budget_count=Subquery(budgets.annotate(count=Count("pk")).values("count")),
             budget_last=Subquery(budgets.annotate(last=Max("updated_at")).values("last")),
@@ -66,8 +65,17 @@ def _budget_status_version(budget: Budget) -> str:
             **forecast_latest_annotations(),
         )
         .values_list("budget_count", "budget_last", "rollup_version", "latest_run_id", "latest_run_finished_at")
-        .get()
     )
+
+
+def _budget_status_version(budget: Budget) -> str:
+    """What a budget's status reads: its organization's budgets (the hierarchy), its usage (the rollup, whose
+    version also changes with every exchange rate), its latest run, and today (actuals to date). One query."""
+    organization = budget.organization
+    row = version_row(_budget_status_versions, organization.pk)
+    if row is None:  # the organization was deleted meanwhile
+        raise NotFound("no such budget")
+    budget_count, budget_last, rollup_version, run_id, run_finished_at = row
     usage = usage_version_from(organization, rollup_version)
     return ":".join(
         str(part)

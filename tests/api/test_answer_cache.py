@@ -126,3 +126,35 @@ def test_one_thread_builds_an_uncached_answer_while_the_others_wait(analyst) -> 
     assert started.is_set()
     assert len(builds) == 1
     assert answers == [b'{"total":42}'] * 5
+
+
+def test_a_budget_status_follows_a_newer_run_and_new_usage(analyst, api_client_for, acme_data) -> None:
+    from ingest.rollup import usage_version_bump
+    from planning.models import Budget
+    from tests.api.conftest import stored_forecast
+
+    client = api_client_for(analyst)
+    url = f"/api/v1/budgets/{acme_data.budget.pk}/status/?period=2026-01-15"
+
+    def amount_after_a_change_behind_the_services_back(amount: str) -> Decimal:
+        Budget.objects.filter(pk=acme_data.budget.pk).update(amount=Decimal(amount))  # updated_at stays
+        return Decimal(client.get(url).json()["amount"])
+
+    assert Decimal(client.get(url).json()["amount"]) == 300
+    assert amount_after_a_change_behind_the_services_back("450") == 300  # answered from the cache
+    stored_forecast(acme_data.organization)  # a newer run: a new version
+    assert Decimal(client.get(url).json()["amount"]) == 450
+    assert amount_after_a_change_behind_the_services_back("500") == 450
+    usage_version_bump(organization_id=acme_data.organization.pk)  # new usage (or a team or rate changed)
+    assert Decimal(client.get(url).json()["amount"]) == 500
+
+
+def test_a_version_query_must_filter_on_the_id_it_is_given() -> None:
+    from finops.api.caching import version_row
+    from finops.models import Organization
+
+    def every_organization(organization_id: int):  # type: ignore[no-untyped-def]
+        return Organization.objects.values_list("pk")
+
+    with pytest.raises(ValueError, match="does not filter on the id"):
+        version_row(every_organization, 1)
