@@ -37,8 +37,11 @@ What it does:
    gives it (``DATABASE_URL``, ``DEBUG=false``, the default per-process cache) and drives each endpoint in
    turn: one request alone first (**cold**: the first time the service is asked, nothing cached by it; the
    database's and the operating system's caches as the load left them), then ``--clients`` concurrent clients
-   (threads of this process, ``http.client``, token auth) for ``--seconds`` (**warm**: every worker's first
-   request of the endpoint is among them). A trivial endpoint (the caller's organizations) is the baseline;
+   (keep-alive connections driven by one asyncio loop in this process, token auth, accepting gzip as browsers and
+   HTTP libraries do; the bodies are read, not decompressed) for ``--seconds`` (**warm**:
+   every worker's first request of the endpoint is among them). A trivial endpoint (the caller's organizations) is
+   the baseline, also driven by the previous load generator (threads with ``http.client``, whose latencies include
+   each thread's wait for the GIL: ``baseline_threads_client``; ``--client threads`` drives every endpoint so);
 8. prints, per endpoint, the cold time, p50, p95, p99, max, requests per second, errors, p95 / baseline p95 and
    the machine's load average when the phase ended (other processes on the machine slow every figure);
    stops gunicorn and PostgreSQL and removes its temporary directory whatever happens (error, Ctrl-C, SIGTERM).
@@ -706,12 +709,13 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 def drive(port: int, urls: list[str], token: str, *, clients: int, seconds: float) -> tuple[list[float], int, float]:
-    """``clients`` concurrent keep-alive connections driven by one asyncio event loop (a client spends a few dozen
-    microseconds of CPU per request, so on 2 cores the measurement is the server's, not the load generator's),
-    requesting the urls in turn until ``seconds`` have passed; returns the latencies (ms) of the 200s, the number of
-    other answers, and the time taken."""
+    """``clients`` concurrent keep-alive connections driven by one asyncio event loop (no threads: no client's
+    latency includes waiting for the GIL while other clients parse their answers), requesting the urls in turn until
+    ``seconds`` have passed; returns the latencies (ms) of the 200s, the number of other answers, and the time
+    taken."""
     request_head = (
-        f" HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {token}\r\nAccept: application/json\r\n\r\n"
+        f" HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Token {token}\r\nAccept: application/json\r\n"
+        "Accept-Encoding: gzip\r\n\r\n"
     ).encode()
     results: list[tuple[float, int]] = []
 
@@ -736,7 +740,7 @@ def drive_threads(
     thread's wait for the GIL."""
     results: list[tuple[float, int]] = []
     barrier = threading.Barrier(clients + 1)
-    headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+    headers = {"Authorization": f"Token {token}", "Accept": "application/json", "Accept-Encoding": "gzip"}
 
     def client(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)

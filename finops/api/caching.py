@@ -6,13 +6,16 @@ time, the organization's usage version, its budgets' and recommendations' last c
 answer is cached under the caller, the full path and that version, so no answer outlives its data and no
 caller ever receives another caller's answer (unless the view names an ``audience`` that shares it). Only JSON
 answers of GET requests with status 200 are cached; exports (``?format=csv``/``xlsx``) and the browsable API are
-always built afresh. Without a shared cache (``CACHE_URL``) each process keeps its own.
+always built afresh. Answers of 1 KiB or more are also kept gzipped, and sent so to clients that accept it (browsers
+and HTTP libraries do). Without a shared cache (``CACHE_URL``) each process keeps its own.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +26,7 @@ from django.db import connection
 from django.db.models import Count, Max, QuerySet, Sum
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.cache import patch_vary_headers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,6 +35,8 @@ from finops.models import FxRate
 CACHE_SECONDS = 600
 # Larger answers (a day x model x team breakdown of years can run to many megabytes) are built afresh each time.
 MAX_CACHED_BYTES = 4 * 1024 * 1024
+GZIP_MIN_BYTES = 1024  # smaller answers are sent as they are
+_ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as django.middleware.gzip reads Accept-Encoding
 _computing: dict[str, threading.Lock] = {}  # per cache key being built in this process
 _computing_guard = threading.Lock()
 
@@ -71,18 +77,34 @@ def cached_answer(
         return build()
     question = repr((audience or f"user:{request.user.pk}", request.get_full_path(), version))
     key = "api-answer:" + hashlib.sha256(question.encode()).hexdigest()
-    body = cache.get(key)
-    if body is None:
+    bodies = cache.get(key)
+    if bodies is None:
         with _one_builder(key):
-            body = cache.get(key)
-            if body is None:
+            bodies = cache.get(key)
+            if bodies is None:
                 response = build()
                 if response.status_code != 200:
                     return response
-                body = _rendered(request, response)
-                if len(body) <= MAX_CACHED_BYTES:
-                    cache.set(key, body, seconds)
-    return HttpResponse(body, content_type="application/json")
+                bodies = _bodies(_rendered(request, response))
+                if len(bodies[0]) <= MAX_CACHED_BYTES:
+                    cache.set(key, bodies, seconds)
+    return _answer(request, *bodies)
+
+
+def _bodies(body: bytes) -> tuple[bytes, bytes | None]:
+    """The answer, and gzipped once here when that is worth it (a forecast's levels run to megabytes of JSON that
+    compress tenfold): every later request that accepts gzip is sent the smaller bytes without compressing again."""
+    return body, (gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None)
+
+
+def _answer(request: Request, body: bytes, gzipped: bytes | None) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/json")
+    if gzipped is not None:
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            response.content = gzipped
+            response["Content-Encoding"] = "gzip"
+    return response
 
 
 def _rendered(request: Request, response: Response) -> bytes:

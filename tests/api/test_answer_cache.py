@@ -158,3 +158,19 @@ def test_a_version_query_must_filter_on_the_id_it_is_given() -> None:
 
     with pytest.raises(ValueError, match="does not filter on the id"):
         version_row(every_organization, 1)
+
+
+def test_a_large_cached_answer_is_sent_gzipped_to_clients_that_accept_it(analyst, api_client_for, acme_data) -> None:
+    import gzip
+
+    client = api_client_for(analyst)
+    plain = client.get("/api/v1/forecasts/latest/")
+    zipped = client.get("/api/v1/forecasts/latest/", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    plain_again = client.get("/api/v1/forecasts/latest/", HTTP_ACCEPT_ENCODING="identity")
+
+    assert plain.status_code == zipped.status_code == plain_again.status_code == 200
+    assert "Content-Encoding" not in plain and "Content-Encoding" not in plain_again
+    assert zipped["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped["Vary"] and "Accept-Encoding" in plain["Vary"]
+    assert len(zipped.content) < len(plain.content)
+    assert gzip.decompress(zipped.content) == plain.content == plain_again.content
