@@ -43,7 +43,8 @@ What it does:
    the baseline, also driven by the previous load generator (threads with ``http.client``, whose latencies include
    each thread's wait for the GIL: ``baseline_threads_client``; ``--client threads`` drives every endpoint so);
 8. prints, per endpoint, the cold time, p50, p95, p99, max, requests per second, errors, p95 / baseline p95 and
-   the machine's load average when the phase ended (other processes on the machine slow every figure);
+   the machine's load average when the phase ended and the share of its CPU time the hypervisor gave other guests
+   during the phase (``/proc/stat`` steal; other processes and other guests slow every figure);
    stops gunicorn and PostgreSQL and removes its temporary directory whatever happens (error, Ctrl-C, SIGTERM).
 
 The last line is ``worst warm p95: X ms (ENDPOINT; target <= 150 ms)``, or with ``--json`` one JSON object
@@ -648,6 +649,7 @@ class Figures:
     errors: int
     seconds: float
     load_average: float  # of the machine, over the last minute, when the phase ended
+    steal_share: float  # of the machine's CPU time during the phase, taken by the hypervisor for other guests
 
     def percentile(self, share: float) -> float:
         import numpy as np
@@ -786,10 +788,28 @@ def measure(
     status, body, cold = _get(port, urls[0], token)
     if status != 200:
         raise RuntimeError(f"GET {urls[0]} answered {status}: {body[:500]!r}")
+    steal_before = _cpu_times()
     latencies, errors, elapsed = DRIVERS[client](port, urls, token, clients=clients, seconds=seconds)
+    steal_after = _cpu_times()
+    total = sum(steal_after) - sum(steal_before)
     return Figures(
-        cold_ms=cold * 1000, latencies_ms=latencies, errors=errors, seconds=elapsed, load_average=os.getloadavg()[0]
+        cold_ms=cold * 1000,
+        latencies_ms=latencies,
+        errors=errors,
+        seconds=elapsed,
+        load_average=os.getloadavg()[0],
+        steal_share=(steal_after[7] - steal_before[7]) / total if total > 0 and len(steal_after) > 7 else math.nan,
     )
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time counters (``/proc/stat``: user, nice, system, idle, iowait, irq, softirq, steal, ...);
+    empty where there is no ``/proc``."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(value) for value in stat.readline().split()[1:]]
+    except OSError:
+        return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -972,13 +992,14 @@ def report(figures: dict[str, Figures], as_json: bool) -> None:
     baseline = figures["baseline_organizations"].percentile(0.95)
     print(
         f"{'endpoint':<24} {'cold ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8} "
-        f"{'errors':>6} {'p95/baseline':>12} {'load':>5}"
+        f"{'errors':>6} {'p95/baseline':>12} {'load':>5} {'steal%':>6}"
     )
     for name, item in figures.items():
         print(
             f"{name:<24} {item.cold_ms:>9.1f} {item.percentile(0.5):>8.1f} {item.percentile(0.95):>8.1f} "
             f"{item.percentile(0.99):>8.1f} {max(item.latencies_ms, default=math.nan):>8.1f} {item.rps:>8.1f} "
-            f"{item.errors:>6} {item.percentile(0.95) / baseline:>12.2f} {item.load_average:>5.1f}"
+            f"{item.errors:>6} {item.percentile(0.95) / baseline:>12.2f} {item.load_average:>5.1f} "
+            f"{item.steal_share * 100:>6.1f}"
         )
     measured = {name: item for name, item in figures.items() if not name.startswith("baseline_")}
     worst = max(measured, key=lambda name: measured[name].percentile(0.95))

@@ -122,7 +122,12 @@ def read(base: str, token: str) -> None:
     providers = {row["provider"]: row["tokens"] for row in usage["results"]}
     print(f"  usage by provider ({usage['currency']}): {providers}", flush=True)
     latest = _call(base, token, "GET", "/api/v1/forecasts/latest/")
-    print(f"  latest forecast: run #{latest['id']}, {len(latest.get('months') or [])} months", flush=True)
+    levels = {level: len(keys) for level, keys in (latest.get("levels") or {}).items()}
+    print(
+        f"  latest forecast: run #{latest['id']}, {len(latest['monthly'])} months of the organization, "
+        f"{len(latest['points'])} daily points, levels {levels}",
+        flush=True,
+    )
     budgets = _call(base, token, "GET", "/api/v1/budgets/")["results"]
     if not budgets:
         raise StepFailed("no budget listed")
