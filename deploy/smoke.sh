@@ -86,9 +86,11 @@ cleanup() {
         fi
     done
     if [[ -f "$WORK/pgdata/postmaster.pid" ]]; then
+        cd "$WORK"  # a directory the postgres user may enter
         "${AS_POSTGRES[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pgdata" -m fast -w stop >/dev/null 2>&1 || true
         echo "  postgresql: stopped"
     fi
+    cd /
     rm -rf "$WORK"
     if [[ $status -eq 0 ]]; then
         printf '\nSMOKE TEST PASSED in %ds\n' "$((SECONDS - STARTED))"
@@ -105,6 +107,7 @@ export PATH="$(dirname "$PYTHON"):$PATH"  # gunicorn, celery and python of the p
 cd "$ROOT"
 
 step "PostgreSQL, Redis and an SMTP server on loopback"
+cd "$WORK"  # the postgres user runs initdb and pg_ctl here: it may not enter the checkout
 PG_PORT="$(free_port)"
 mkdir -p "$WORK/pgdata" "$WORK/pgsock"
 [[ $EUID -eq 0 ]] && chown postgres "$WORK/pgdata" "$WORK/pgsock"
@@ -115,6 +118,7 @@ mkdir -p "$WORK/pgdata" "$WORK/pgsock"
     >/dev/null || fail "PostgreSQL did not start: $(tail -n 5 "$WORK/pgdata/server.log" 2>/dev/null)"
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U tokencast tokencast || fail "createdb failed"
 echo "  postgresql on 127.0.0.1:$PG_PORT"
+cd "$ROOT"
 REDIS_PORT="$(free_port)"
 start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$WORK"
 wait_for_port "$REDIS_PORT" redis
