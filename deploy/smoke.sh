@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+[[ "$PYTHON" == /* ]] || PYTHON="$PWD/$PYTHON"  # the script changes directory (make passes .venv/bin/python)
 FIXTURES="$ROOT/tests/fixtures"
 # One real export of each provider (provenance: tests/fixtures/PROVENANCE.md).
 EXPORTS=(
